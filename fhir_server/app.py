@@ -1,0 +1,29 @@
+"""The Flask application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Flask
+
+from fhir_server.config import load_settings
+from fhir_server.rest import blueprint as rest_blueprint
+from fhir_server.state import EXTENSION_KEY, ServerState
+
+
+def create_app(config: Mapping[str, Any] | None = None) -> Flask:
+    """Build the app: settings (environment, then ``config`` overrides), database, blueprints.
+
+    :param config: setting overrides by name, e.g. ``{"database_url": "sqlite:///x.db"}``.
+    :raises fhir_server.config.ConfigError: when a setting is invalid.
+    """
+    settings = load_settings(config)
+    app = Flask(__name__)
+    # Werkzeug enforces the body limit while streaming; the REST layer turns it into a 413 OperationOutcome.
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.extensions[EXTENSION_KEY] = ServerState.from_settings(settings)
+    app.register_blueprint(rest_blueprint, url_prefix="/fhir")
+    logging.getLogger(__name__).debug("FHIR server app created for %s", settings.database_url)
+    return app

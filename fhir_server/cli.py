@@ -1,0 +1,123 @@
+"""The ``fhir-server`` command line: serve, migrate and load."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+from tqdm import tqdm
+
+from fhir_server.config import ConfigError, load_settings
+from fhir_server.db import unit_of_work
+from fhir_server.errors import FhirError
+from fhir_server.loader import LoadError, iter_files, read_groups
+from fhir_server.repository import SqlRepository
+from fhir_server.repository.context import RequestContext
+from fhir_server.state import ServerState
+
+
+def _state() -> ServerState:
+    try:
+        return ServerState.from_settings(load_settings())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+@click.group()
+def main() -> None:
+    """FHIR R4 server: REST API, HL7 v2 and DICOM adapters, risk scoring."""
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=int)
+@click.option("--workers", default=0, type=int, help="Run gunicorn with N worker processes (production).")
+def serve(host: str, port: int, workers: int) -> None:
+    """Serve the FHIR API at http://HOST:PORT/fhir."""
+    from fhir_server import migrations
+    from fhir_server.app import create_app
+
+    state = _state()
+    if state.engine.dialect.name == "sqlite":
+        # The embedded default must work with no set-up step; PostgreSQL is migrated by `db upgrade`.
+        migrations.upgrade(state.engine)
+    state.engine.dispose()
+    click.echo(f"FHIR server on http://{host}:{port}/fhir ({state.settings.database_url})")
+    if workers:
+        from fhir_server.gunicorn_app import run_gunicorn
+
+        run_gunicorn(host, port, workers)
+    else:
+        create_app().run(host=host, port=port, threaded=True)
+
+
+@main.group()
+def db() -> None:
+    """Database schema commands."""
+
+
+@db.command()
+def upgrade() -> None:
+    """Create or migrate the schema to the latest version."""
+    from fhir_server import migrations
+
+    state = _state()
+    migrations.upgrade(state.engine)
+    click.echo(f"Database at {state.engine.url.render_as_string(hide_password=True)} is up to date.")
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+def load(paths: tuple[Path, ...]) -> None:
+    """Store FHIR resources from JSON files, Bundles, NDJSON files or folders of them.
+
+    Each Bundle (and each NDJSON line) is stored atomically; a failure is reported
+    with its file and entry and does not stop the others.
+    """
+    state = _state()
+    try:
+        files = list(iter_files(list(paths)))
+    except LoadError as exc:
+        raise click.ClickException(str(exc)) from exc
+    stored, failures, started = 0, [], time.monotonic()
+    with tqdm(files, unit="file", desc="Loading", file=sys.stderr) as progress:
+        for path in progress:
+            try:
+                for group in read_groups(path):
+                    if isinstance(group, LoadError):
+                        failures.append(str(group))
+                        continue
+                    try:
+                        stored += _store_group(state, group)
+                    except LoadError as exc:
+                        failures.append(str(exc))
+            except LoadError as exc:
+                failures.append(str(exc))
+            progress.set_postfix(resources=stored, failed=len(failures))
+    elapsed = max(time.monotonic() - started, 1e-9)
+    click.echo(f"Stored {stored} resources from {len(files)} files in {elapsed:.1f} s ({stored / elapsed:.0f} resources/s).")
+    for failure in failures:
+        click.echo(f"FAILED {failure}", err=True)
+    if failures:
+        raise SystemExit(1)
+
+
+def _store_group(state: ServerState, group: list[Any]) -> int:
+    with unit_of_work(state.sessions) as session:
+        repo = SqlRepository(session, RequestContext(actor="cli-load"))
+        for item in group:
+            try:
+                if item.resource.get("id"):
+                    repo.update(item.resource["resourceType"], item.resource["id"], item.resource)
+                else:
+                    repo.create(item.resource)
+            except FhirError as exc:
+                raise LoadError(f"{item.origin}: {exc.diagnostics}") from exc
+    return len(group)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,85 @@
+"""Engine and session set-up for PostgreSQL and the embedded SQLite default.
+
+Sessions are owned by the caller (a request, a CLI command, an adapter worker),
+never by repository code: :func:`unit_of_work` commits or rolls back once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.orm import Session, sessionmaker
+
+#: Execution option a writer sets so SQLite takes the write lock at BEGIN.
+SQLITE_IMMEDIATE = "sqlite_immediate"
+
+
+def make_engine(url: str, **kwargs: Any) -> Engine:
+    """Create an engine, preparing the SQLite file and pragmas when needed."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        kwargs.setdefault("pool_pre_ping", True)
+        kwargs.setdefault("pool_size", 10)
+        return create_engine(url, **kwargs)
+    if parsed.database and parsed.database != ":memory:":
+        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False}, **kwargs)
+    _configure_sqlite(engine)
+    return engine
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    # pysqlite's own transaction handling BEGINs lazily and deferred, so two
+    # writers can both read version N and one then fails with "database is
+    # locked" instead of waiting. We emit BEGIN ourselves: IMMEDIATE for
+    # writers (they queue on the busy timeout), plain for readers, and WAL
+    # lets readers proceed while a writer holds the lock.
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        immediate = connection.get_execution_options().get(SQLITE_IMMEDIATE, False)
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+
+def make_session_factory(engine: Engine) -> sessionmaker[Session]:
+    """Sessions that keep loaded objects usable after commit."""
+    return sessionmaker(bind=engine, expire_on_commit=False)
+
+
+def begin_write(session: Session) -> None:
+    """Mark the session's transaction as a writer before its first statement.
+
+    On SQLite this makes BEGIN take the write lock up front; on PostgreSQL it is
+    a no-op (row locks are taken with ``SELECT ... FOR UPDATE``).
+    """
+    if not session.in_transaction():
+        session.connection(execution_options={SQLITE_IMMEDIATE: True})
+
+
+@contextmanager
+def unit_of_work(factory: sessionmaker[Session], *, write: bool = True) -> Iterator[Session]:
+    """A session whose work is committed on success and rolled back on error."""
+    session = factory()
+    try:
+        if write:
+            begin_write(session)
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+    finally:
+        session.close()

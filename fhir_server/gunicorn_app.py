@@ -1,0 +1,28 @@
+"""Running the app under gunicorn from ``fhir-server serve --workers N``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from gunicorn.app.base import BaseApplication
+
+
+class _FhirGunicorn(BaseApplication):  # type: ignore[misc]
+    def __init__(self, options: dict[str, Any]) -> None:
+        self.options = options
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+
+    def load(self) -> Any:
+        # Imported per worker (no preload) so each process opens its own database pool.
+        from fhir_server.app import create_app
+
+        return create_app()
+
+
+def run_gunicorn(host: str, port: int, workers: int) -> None:
+    """Serve with ``workers`` synchronous worker processes until interrupted."""
+    _FhirGunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4}).run()

@@ -1,0 +1,327 @@
+"""SQLAlchemy implementation of :class:`FhirRepository`: the only code that writes resources.
+
+Write path, identical for every writer: validate -> access check -> assign id and
+version -> stamp ``meta`` -> store current row and history row. Reads return the
+stored bytes untouched, so no pydantic model is ever built on the way out.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+import orjson
+from sqlalchemy import Row, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from conformance.issues import ValidationIssue
+from conformance.resource_types import is_resource_type
+from conformance.validation import validate_resource
+from fhir_server.db import begin_write
+from fhir_server.errors import (
+    BadRequest,
+    Conflict,
+    Gone,
+    InvalidResource,
+    NotFound,
+    PreconditionFailed,
+    UnknownResourceType,
+)
+from fhir_server.repository.context import AccessPolicy, AllowAll, RequestContext
+from fhir_server.repository.protocol import (
+    HistoryPage,
+    StoredResource,
+    WriteResult,
+    format_instant,
+)
+from models import ResourceHistory, ResourceRow
+
+_ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
+
+
+def check_resource_type(resource_type: str) -> None:
+    """:raises UnknownResourceType: if ``resource_type`` is not an R4 resource type."""
+    if not is_resource_type(resource_type):
+        raise UnknownResourceType(f"Resource type `{resource_type}` is not supported by this FHIR R4 server.")
+
+
+def check_id(resource_id: str) -> None:
+    """:raises BadRequest: if ``resource_id`` is not a valid FHIR id."""
+    if not _ID_PATTERN.fullmatch(resource_id):
+        raise BadRequest(f"`{resource_id}` is not a valid FHIR id (1-64 characters of A-Z, a-z, 0-9, '-' and '.').")
+
+
+def _utc(moment: datetime) -> datetime:
+    # SQLite hands back naive datetimes; everything we store is UTC.
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+class SqlRepository:
+    """FHIR repository on one SQLAlchemy session owned by the caller."""
+
+    def __init__(
+        self,
+        session: Session,
+        context: RequestContext | None = None,
+        access: AccessPolicy | None = None,
+    ) -> None:
+        self.session = session
+        self.context = context or RequestContext()
+        self.access: AccessPolicy = access or AllowAll()
+
+    # -- validation -----------------------------------------------------------------
+
+    def validate(self, resource: Any, *, resource_type: str | None = None) -> list[ValidationIssue]:
+        """Every issue found in ``resource``; empty if it may be stored."""
+        if not isinstance(resource, dict):
+            return [ValidationIssue("error", "structure", "The body must be a JSON object holding a FHIR resource.", None)]
+        actual = resource.get("resourceType")
+        if resource_type is not None and actual != resource_type:
+            return [
+                ValidationIssue(
+                    "error",
+                    "invalid",
+                    f"The resource's `resourceType` is `{actual}`, but the URL names `{resource_type}`.",
+                    "resourceType",
+                )
+            ]
+        return validate_resource(resource)
+
+    def _require_valid(self, resource: Any, resource_type: str | None = None) -> None:
+        issues = [i for i in self.validate(resource, resource_type=resource_type) if i.severity in ("error", "fatal")]
+        if issues:
+            raise InvalidResource(issues)
+
+    # -- writes ---------------------------------------------------------------------
+
+    def create(self, resource: dict[str, Any], *, method: str = "POST") -> StoredResource:
+        """Create with a new server-assigned id; any id in the body is ignored, as R4 requires."""
+        self._require_valid(resource)
+        resource_type = resource["resourceType"]
+        self.access.check(self.context, "create", resource_type, resource)
+        begin_write(self.session)
+        return self._insert_new(resource_type, str(uuid.uuid4()), resource, method)
+
+    def update(
+        self,
+        resource_type: str,
+        resource_id: str,
+        resource: dict[str, Any],
+        *,
+        if_match: int | None = None,
+        method: str = "PUT",
+    ) -> WriteResult:
+        """Write a new version, or create the resource with the client's id."""
+        check_resource_type(resource_type)
+        check_id(resource_id)
+        body_id = resource.get("id") if isinstance(resource, dict) else None
+        if body_id is None:
+            raise BadRequest("The resource in an update must have an `id`.", expression="id")
+        if body_id != resource_id:
+            raise BadRequest(
+                f"The resource's id `{body_id}` does not match the id `{resource_id}` in the URL.", expression="id"
+            )
+        self._require_valid(resource, resource_type)
+        self.access.check(self.context, "update", resource_type, resource)
+        begin_write(self.session)
+        current = self._lock_current(resource_type, resource_id)
+        if current is None:
+            if if_match is not None:
+                raise PreconditionFailed(
+                    f"`{resource_type}/{resource_id}` does not exist, so If-Match version `{if_match}` cannot match."
+                )
+            try:
+                with self.session.begin_nested():
+                    return WriteResult(self._insert_new(resource_type, resource_id, resource, method), True)
+            except IntegrityError:
+                # Another writer created it between our check and insert: update that one instead.
+                current = self._lock_current(resource_type, resource_id)
+                if current is None:
+                    raise
+        pk, version, _ = current
+        if if_match is not None and if_match != version:
+            raise PreconditionFailed(
+                f"`{resource_type}/{resource_id}` is at version `{version}`, not the If-Match version `{if_match}`."
+            )
+        stored = self._write_version(pk, resource_type, resource_id, version + 1, resource, method)
+        return WriteResult(stored, False)
+
+    def delete(
+        self, resource_type: str, resource_id: str, *, if_match: int | None = None
+    ) -> StoredResource | None:
+        """Mark deleted and keep history; deleting what is absent or deleted changes nothing."""
+        check_resource_type(resource_type)
+        check_id(resource_id)
+        self.access.check(self.context, "delete", resource_type, None)
+        begin_write(self.session)
+        current = self._lock_current(resource_type, resource_id)
+        if current is None:
+            return None
+        pk, version, deleted = current
+        if if_match is not None and if_match != version:
+            raise PreconditionFailed(
+                f"`{resource_type}/{resource_id}` is at version `{version}`, not the If-Match version `{if_match}`."
+            )
+        if deleted:
+            return None
+        return self._write_version(pk, resource_type, resource_id, version + 1, None, "DELETE")
+
+    def _lock_current(self, resource_type: str, resource_id: str) -> Row[Any] | None:
+        query = (
+            select(ResourceRow.pk, ResourceRow.version_id, ResourceRow.deleted)
+            .where(ResourceRow.resource_type == resource_type, ResourceRow.fhir_id == resource_id)
+            .with_for_update()
+        )
+        return self.session.execute(query).one_or_none()
+
+    def _insert_new(self, resource_type: str, resource_id: str, resource: dict[str, Any], method: str) -> StoredResource:
+        now = datetime.now(timezone.utc)
+        content = _stamp(resource, resource_id, 1, now)
+        pk = self.session.execute(
+            insert(ResourceRow)
+            .values(
+                resource_type=resource_type,
+                fhir_id=resource_id,
+                version_id=1,
+                last_updated=now,
+                deleted=False,
+                content=content,
+            )
+            .returning(ResourceRow.pk)
+        ).scalar_one()
+        return self._insert_history(pk, resource_type, resource_id, 1, now, content, method)
+
+    def _write_version(
+        self,
+        pk: int,
+        resource_type: str,
+        resource_id: str,
+        version: int,
+        resource: dict[str, Any] | None,
+        method: str,
+    ) -> StoredResource:
+        now = datetime.now(timezone.utc)
+        content = None if resource is None else _stamp(resource, resource_id, version, now)
+        self.session.execute(
+            update(ResourceRow)
+            .where(ResourceRow.pk == pk)
+            .values(version_id=version, last_updated=now, deleted=resource is None, content=content)
+        )
+        return self._insert_history(pk, resource_type, resource_id, version, now, content, method)
+
+    def _insert_history(
+        self,
+        pk: int,
+        resource_type: str,
+        resource_id: str,
+        version: int,
+        now: datetime,
+        content: bytes | None,
+        method: str,
+    ) -> StoredResource:
+        try:
+            self.session.execute(
+                insert(ResourceHistory).values(
+                    resource_pk=pk,
+                    resource_type=resource_type,
+                    fhir_id=resource_id,
+                    version_id=version,
+                    last_updated=now,
+                    method=method,
+                    content=content,
+                )
+            )
+        except IntegrityError as exc:
+            raise Conflict(
+                f"A concurrent write already created version `{version}` of `{resource_type}/{resource_id}`; retry."
+            ) from exc
+        return StoredResource(resource_type, resource_id, version, now, content, method)
+
+    # -- reads ----------------------------------------------------------------------
+
+    def read(self, resource_type: str, resource_id: str) -> StoredResource:
+        """The current version; deleted resources raise :class:`Gone`."""
+        check_resource_type(resource_type)
+        self.access.check(self.context, "read", resource_type, None)
+        row = self.session.execute(
+            select(ResourceRow.version_id, ResourceRow.last_updated, ResourceRow.content).where(
+                ResourceRow.resource_type == resource_type, ResourceRow.fhir_id == resource_id
+            )
+        ).one_or_none()
+        if row is None:
+            raise NotFound(f"Resource `{resource_type}/{resource_id}` was not found.")
+        if row.content is None:
+            raise Gone(f"Resource `{resource_type}/{resource_id}` was deleted (version `{row.version_id}`).")
+        return StoredResource(resource_type, resource_id, row.version_id, _utc(row.last_updated), row.content)
+
+    def vread(self, resource_type: str, resource_id: str, version_id: str) -> StoredResource:
+        """One version from history; a version that records a delete raises :class:`Gone`."""
+        check_resource_type(resource_type)
+        self.access.check(self.context, "vread", resource_type, None)
+        missing = NotFound(f"Resource `{resource_type}/{resource_id}` with version `{version_id}` was not found.")
+        if not version_id.isdigit():
+            raise missing
+        row = self.session.execute(
+            select(ResourceHistory.last_updated, ResourceHistory.content, ResourceHistory.method).where(
+                ResourceHistory.resource_type == resource_type,
+                ResourceHistory.fhir_id == resource_id,
+                ResourceHistory.version_id == int(version_id),
+            )
+        ).one_or_none()
+        if row is None:
+            raise missing
+        if row.content is None:
+            raise Gone(f"Version `{version_id}` of `{resource_type}/{resource_id}` records its deletion.")
+        return StoredResource(resource_type, resource_id, int(version_id), _utc(row.last_updated), row.content, row.method)
+
+    def history(
+        self,
+        resource_type: str | None = None,
+        resource_id: str | None = None,
+        *,
+        since: datetime | None = None,
+        count: int = 20,
+        cursor: int | None = None,
+    ) -> HistoryPage:
+        """Versions newest first, keyset-paged on the history row key so pages stay stable under writes."""
+        if resource_type is not None:
+            check_resource_type(resource_type)
+        self.access.check(self.context, "history", resource_type, None)
+        query = select(ResourceHistory).order_by(ResourceHistory.pk.desc()).limit(count + 1)
+        if resource_type is not None:
+            query = query.where(ResourceHistory.resource_type == resource_type)
+        if resource_id is not None:
+            query = query.where(ResourceHistory.fhir_id == resource_id)
+        if since is not None:
+            query = query.where(ResourceHistory.last_updated >= since)
+        if cursor is not None:
+            query = query.where(ResourceHistory.pk < cursor)
+        rows = list(self.session.scalars(query))
+        if resource_id is not None and not rows and cursor is None:
+            exists = self.session.execute(
+                select(ResourceRow.pk).where(
+                    ResourceRow.resource_type == resource_type, ResourceRow.fhir_id == resource_id
+                )
+            ).first()
+            if exists is None:
+                raise NotFound(f"Resource `{resource_type}/{resource_id}` was not found.")
+        page = rows[:count]
+        entries = [
+            StoredResource(r.resource_type, r.fhir_id, r.version_id, _utc(r.last_updated), r.content, r.method)
+            for r in page
+        ]
+        return HistoryPage(entries, page[-1].pk if len(rows) > count else None)
+
+
+def _stamp(resource: dict[str, Any], resource_id: str, version: int, now: datetime) -> bytes:
+    """The bytes to store: the accepted JSON with server-owned id and meta set."""
+    meta = dict(resource.get("meta") or {})
+    meta["versionId"] = str(version)
+    meta["lastUpdated"] = format_instant(now)
+    stamped = {"resourceType": resource["resourceType"], "id": resource_id, **resource}
+    stamped["id"] = resource_id
+    stamped["meta"] = meta
+    return orjson.dumps(stamped)

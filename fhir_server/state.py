@@ -1,0 +1,27 @@
+"""What a running app holds: settings, engine and session factory (``app.extensions``)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from fhir_server.config import Settings
+from fhir_server.db import make_engine, make_session_factory
+
+EXTENSION_KEY = "fhir_server"
+
+
+@dataclass(frozen=True, slots=True)
+class ServerState:
+    """Process-wide resources shared by all requests."""
+
+    settings: Settings
+    engine: Engine
+    sessions: sessionmaker[Session]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ServerState:
+        engine = make_engine(settings.database_url)
+        return cls(settings, engine, make_session_factory(engine))

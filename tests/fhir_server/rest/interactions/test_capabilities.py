@@ -1,0 +1,24 @@
+"""capabilities: http://hl7.org/fhir/R4/http.html#capabilities"""
+
+from __future__ import annotations
+
+from flask.testing import FlaskClient
+
+from conformance.resource_types import R4_RESOURCE_TYPES
+
+
+def test_metadata_lists_every_r4_type_with_routed_interactions(client: FlaskClient) -> None:
+    response = client.get("/fhir/metadata")
+    assert response.status_code == 200
+    statement = response.get_json()
+    assert statement["resourceType"] == "CapabilityStatement"
+    assert statement["fhirVersion"] == "4.0.1"
+    rest = statement["rest"][0]
+    types = {entry["type"] for entry in rest["resource"]}
+    assert types == set(R4_RESOURCE_TYPES) and len(types) == 146
+    assert "MedicinalProduct" in types and "SubscriptionTopic" not in types
+    patient = next(entry for entry in rest["resource"] if entry["type"] == "Patient")
+    codes = {i["code"] for i in patient["interaction"]}
+    assert codes == {"read", "vread", "update", "delete", "history-instance", "history-type", "create"}
+    assert patient["operation"] == [{"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}]
+    assert {i["code"] for i in rest["interaction"]} == {"history-system"}

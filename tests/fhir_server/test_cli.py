@@ -1,0 +1,68 @@
+"""The ``fhir-server`` command line: db upgrade and load."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import orjson
+import pytest
+from click.testing import CliRunner
+from sqlalchemy import create_engine, text
+
+from fhir_server.cli import main
+
+SYNTHEA = Path(__file__).resolve().parents[3] / "shared" / "synthea"
+
+
+@pytest.fixture
+def env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    monkeypatch.setenv("FHIR_SERVER_DATABASE_URL", database_url)
+    return database_url
+
+
+def _count(url: str, sql: str) -> int:
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        value = int(connection.execute(text(sql)).scalar_one())
+    engine.dispose()
+    return value
+
+
+def test_db_upgrade_is_idempotent(env: str) -> None:
+    result = CliRunner().invoke(main, ["db", "upgrade"])
+    assert result.exit_code == 0, result.output
+    assert "up to date" in result.output
+
+
+def test_load_synthea_bundle_links_references(env: str, tmp_path: Path) -> None:
+    bundle_file = sorted(SYNTHEA.glob("*.json"))[0]
+    result = CliRunner().invoke(main, ["load", str(bundle_file)])
+    assert result.exit_code == 0, result.output
+    entries = orjson.loads(bundle_file.read_bytes())["entry"]
+    assert f"Stored {len(entries)} resources" in result.output
+    assert _count(env, "SELECT count(*) FROM resource") == len(entries)
+    patient_id = _count(env, "SELECT count(*) FROM resource WHERE resource_type = 'Patient'")
+    assert patient_id == 1
+    encounter = _count(env, "SELECT count(*) FROM resource WHERE resource_type = 'Encounter'")
+    assert encounter > 0
+
+
+def test_load_ndjson_and_folder_report_failures_by_file_and_line(env: str, tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    (folder / "good.ndjson").write_bytes(
+        b'{"resourceType":"Patient","id":"a"}\n{"resourceType":"Patient","id":"b","birthDate":"1999-99-99"}\n'
+    )
+    (folder / "broken.json").write_bytes(b"{not json")
+    result = CliRunner().invoke(main, ["load", str(folder)])
+    assert result.exit_code == 1
+    assert "Stored 1 resources" in result.output
+    assert f"{folder / 'good.ndjson'}:2" in result.output
+    assert f"{folder / 'broken.json'}: not valid JSON" in result.output
+    assert _count(env, "SELECT count(*) FROM resource") == 1
+
+
+def test_load_of_missing_path_names_it(env: str) -> None:
+    result = CliRunner().invoke(main, ["load", "/nonexistent/file.json"])
+    assert result.exit_code != 0
+    assert "/nonexistent/file.json: no such file or directory" in result.output

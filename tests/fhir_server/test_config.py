@@ -1,0 +1,34 @@
+"""Configuration: environment variables validated at start-up."""
+
+from __future__ import annotations
+
+import pytest
+
+from fhir_server.config import DEFAULT_DATABASE_URL, ConfigError, load_settings
+
+
+def test_defaults_use_embedded_sqlite() -> None:
+    settings = load_settings(environ={})
+    assert settings.database_url == DEFAULT_DATABASE_URL
+    assert settings.base_url is None
+
+
+def test_environment_overrides_and_trailing_slash() -> None:
+    settings = load_settings(environ={"FHIR_SERVER_BASE_URL": "https://ehr.example.org/fhir/", "FHIR_SERVER_MAX_BODY_BYTES": "4096"})
+    assert settings.base_url == "https://ehr.example.org/fhir"
+    assert settings.max_body_bytes == 4096
+
+
+def test_invalid_values_fail_naming_the_variable() -> None:
+    with pytest.raises(ConfigError) as error:
+        load_settings(environ={"FHIR_SERVER_MAX_BODY_BYTES": "lots", "FHIR_SERVER_BASE_URL": "ftp://x"})
+    message = str(error.value)
+    assert "FHIR_SERVER_MAX_BODY_BYTES" in message and "FHIR_SERVER_BASE_URL" in message
+
+
+def test_config_file_supplies_defaults(tmp_path: pytest.TempPathFactory) -> None:
+    path = tmp_path / "server.json"  # type: ignore[operator]
+    path.write_text('{"default_page_size": 7}')
+    assert load_settings(environ={"FHIR_SERVER_CONFIG_FILE": str(path)}).default_page_size == 7
+    with pytest.raises(ConfigError, match="Cannot read config file"):
+        load_settings(environ={"FHIR_SERVER_CONFIG_FILE": str(path) + ".missing"})
