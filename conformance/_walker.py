@@ -1,0 +1,236 @@
+"""Validate resource JSON against the R4 element index, element by element.
+
+This is the R4-exact half of validation: it knows every element R4 defines
+and nothing else, so it is what rejects R4B-only elements, and it is the only
+validator for the R4 types that have no R4B model. It checks, for every JSON
+object it meets, unknown and forbidden properties, array versus single values,
+minimum and maximum cardinality, one value per choice element, JSON kinds,
+lexical rules of primitives, reference shapes and that ``#id`` references
+resolve to a contained resource.
+
+FHIRPaths in issues use JSON property names (``Observation.valueQuantity``) and
+zero-based indexes, so a client can find the offending spot in what it sent.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from conformance._definitions import definitions
+from conformance._values import check_primitive, check_reference, json_kind, show
+from conformance.issues import ValidationIssue
+
+if TYPE_CHECKING:
+    from conformance._definitions import Context, Element
+
+# Bundle types whose entries may use conditional references (R4 http.html#trules).
+_CONDITIONAL_BUNDLES = frozenset({"transaction", "batch"})
+
+
+class Walker:
+    """One validation run; collects issues and the resource types it met.
+
+    Not thread-safe and not reusable: create one per validated document.
+    """
+
+    __slots__ = ("_conditional_ok", "_contexts", "_local_refs", "_types", "issues", "nested_types")
+
+    def __init__(self) -> None:
+        defs = definitions()
+        self._contexts = defs.contexts
+        self._types = defs.resource_types
+        #: Problems found so far, in document order.
+        self.issues: list[ValidationIssue] = []
+        #: Resource types met below the top level (contained, Bundle entries, Parameters).
+        self.nested_types: set[str] = set()
+        # `#id` references of the current resource and its contained ones: (id, FHIRPath).
+        self._local_refs: list[tuple[str, str]] = []
+        self._conditional_ok = False
+
+    def _add(self, code: str, diagnostics: str, expression: str | None) -> None:
+        self.issues.append(ValidationIssue("error", code, diagnostics, expression))
+
+    # -- resources -----------------------------------------------------------------------
+
+    def resource(self, data: Any, expr: str | None = None, *, contained: bool = False) -> None:
+        """Validate one resource; ``expr`` is where it sits in its container, if anywhere."""
+        where = f"at `{expr}`" if expr else "in the request"
+        if type(data) is not dict:
+            self._add("structure", f"The resource {where} must be a JSON object.", expr)
+            return
+        rtype = data.get("resourceType")
+        if rtype is None:
+            self._add("required", f"The resource {where} has no `resourceType`.", expr)
+            return
+        if type(rtype) is not str or rtype not in self._types:
+            self._add(
+                "not-supported",
+                f"Resource type `{show(rtype)}` is not a FHIR R4 (4.0.1) resource type.",
+                f"{expr}.resourceType" if expr else None,
+            )
+            return
+        path = expr or rtype
+        if expr is not None:
+            self.nested_types.add(rtype)
+        if contained:
+            # Contained resources share the container's `#id` scope.
+            if "contained" in data:
+                self._add(
+                    "invariant",
+                    f"Contained resource `{path}` must not contain other resources (dom-2).",
+                    f"{path}.contained",
+                )
+            self._object(data, self._contexts[rtype], path, True)
+            return
+        outer_refs, outer_conditional = self._local_refs, self._conditional_ok
+        self._local_refs = []
+        if rtype == "Bundle":
+            self._conditional_ok = data.get("type") in _CONDITIONAL_BUNDLES
+        self._object(data, self._contexts[rtype], path, True)
+        self._check_local_refs(data)
+        self._local_refs, self._conditional_ok = outer_refs, outer_conditional
+
+    def _check_local_refs(self, data: dict[str, Any]) -> None:
+        if not self._local_refs:
+            return
+        contained = data.get("contained")
+        ids: set[str] = set()
+        if type(contained) is list:
+            # Only well-formed ids count; a malformed one was reported where it stands.
+            ids = {r["id"] for r in contained if type(r) is dict and type(r.get("id")) is str}
+        for local_id, expr in self._local_refs:
+            if local_id and local_id not in ids:
+                self._add(
+                    "value",
+                    f"Reference `#{local_id}` at `{expr}` matches no contained resource.",
+                    expr,
+                )
+
+    # -- objects -------------------------------------------------------------------------
+
+    def _object(self, obj: dict[str, Any], ctx: Context, expr: str, is_resource: bool) -> None:
+        """Validate the properties of one JSON object described by ``ctx``."""
+        if not obj:
+            self._add("structure", f"Element `{expr}` is empty; FHIR elements need a value or children.", expr)
+            return
+        elements = ctx.elements
+        for key, value in obj.items():
+            el = elements.get(key)
+            if el is None:
+                if key[:1] == "_":
+                    base = elements.get(key[1:])
+                    if base is not None and base.primitive is not None:
+                        self._primitive_extension(value, base, obj, f"{expr}.{base.name}")
+                        continue
+                elif is_resource and key == "resourceType":
+                    continue
+                self._add("structure", f"Unknown element `{key}` in `{expr}`.", f"{expr}.{key}")
+                continue
+            child = f"{expr}.{key}"
+            if el.many:
+                if type(value) is list:
+                    self._array(value, el, obj, child)
+                else:
+                    self._add("structure", f"Element `{child}` must be an array.", child)
+            elif type(value) is list:
+                self._add("structure", f"Element `{child}` must be a single value, not an array.", child)
+            elif el.max == 0:
+                self._add("structure", f"Element `{child}` is not allowed here.", child)
+            else:
+                self._item(value, el, child)
+        for path, names in ctx.required:
+            # A primitive may be present through its `_name` sibling alone (extension, no value).
+            if not any(name in obj or f"_{name}" in obj for name in names):
+                self._missing(path, expr)
+        for path, names in ctx.choices:
+            present = [name for name in names if name in obj]
+            if len(present) > 1:
+                listed = ", ".join(f"`{name}`" for name in present)
+                self._add(
+                    "structure",
+                    f"Choice element `{path}` may have one value but `{expr}` has {listed}.",
+                    f"{expr}.{present[1]}",
+                )
+
+    def _missing(self, path: str, expr: str) -> None:
+        name = path.rsplit(".", 1)[-1]
+        self._add(
+            "required",
+            f"Missing required element `{name}` in `{expr}`.",
+            f"{expr}.{name.removesuffix('[x]')}",
+        )
+
+    def _array(self, items: list[Any], el: Element, obj: dict[str, Any], expr: str) -> None:
+        if not items:
+            self._add("structure", f"Element `{expr}` must not be an empty array.", expr)
+            return
+        if el.max is not None and len(items) > el.max:
+            self._add("structure", f"Element `{expr}` has {len(items)} values; at most {el.max} are allowed.", expr)
+        if len(items) < el.min:
+            self._add("required", f"Element `{expr}` has {len(items)} values; at least {el.min} are required.", expr)
+        siblings = obj.get(f"_{el.name}") if el.primitive is not None else None
+        for index, item in enumerate(items):
+            if item is None and type(siblings) is list and index < len(siblings) and siblings[index] is not None:
+                continue  # a primitive that has only an extension, carried by `_name`
+            self._item(item, el, f"{expr}[{index}]")
+
+    def _item(self, value: Any, el: Element, expr: str) -> None:
+        """Validate one value of an element (an array item or the single value)."""
+        if value is None:
+            self._add("structure", f"Element `{expr}` must not be null.", expr)
+            return
+        primitive = el.primitive
+        if primitive is not None:
+            problem = check_primitive(value, primitive, expr)
+            if problem is not None:
+                self._add(problem[0], problem[1], expr)
+            return
+        if type(value) is not dict:
+            self._add(
+                "structure",
+                f"Element `{expr}` must be a JSON object (a FHIR `{el.type_code}`), not {json_kind(value)}.",
+                expr,
+            )
+            return
+        children = el.children
+        if children is None:  # the element holds a whole resource
+            self.resource(value, expr, contained=el.name == "contained")
+            return
+        self._object(value, self._contexts[children], expr, False)
+        if children == "Reference":
+            self._reference(value, expr)
+
+    def _reference(self, value: dict[str, Any], expr: str) -> None:
+        ref = value.get("reference")
+        if type(ref) is not str:
+            return  # a wrong JSON kind was reported by the primitive check
+        where = f"{expr}.reference"
+        if ref[:1] == "#":
+            self._local_refs.append((ref[1:], where))
+        problem = check_reference(ref, where, self._types, self._conditional_ok)
+        if problem is not None:
+            self._add(problem[0], problem[1], where)
+
+    def _primitive_extension(self, value: Any, base: Element, obj: dict[str, Any], expr: str) -> None:
+        """Validate a ``_name`` sibling, which carries a primitive's id and extensions."""
+        element_ctx = self._contexts["Element"]
+        if not base.many:
+            if type(value) is dict:
+                self._object(value, element_ctx, expr, False)
+            else:
+                self._add("structure", f"Element `_{base.name}` of `{expr}` must be a JSON object.", expr)
+            return
+        values = obj.get(base.name)
+        if type(value) is not list or (type(values) is list and len(values) != len(value)):
+            self._add(
+                "structure",
+                f"Element `_{base.name}` of `{expr}` must be an array as long as `{base.name}`.",
+                expr,
+            )
+            return
+        for index, item in enumerate(value):
+            if type(item) is dict:
+                self._object(item, element_ctx, f"{expr}[{index}]", False)
+            elif item is not None:
+                where = f"{expr}[{index}]"
+                self._add("structure", f"Element `_{base.name}` of `{where}` must be a JSON object.", where)

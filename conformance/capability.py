@@ -1,0 +1,70 @@
+"""Builds the server's CapabilityStatement from what is actually routed.
+
+No Flask here: the REST layer passes its route table in, so adding a route is
+the only way to claim an interaction (http://hl7.org/fhir/R4/capabilitystatement.html).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime, timezone
+from typing import Any
+
+from conformance.resource_types import R4_RESOURCE_TYPES
+
+SOFTWARE_NAME = "fhir-server"
+SOFTWARE_VERSION = "0.1.0"
+#: Definitions of the operations we implement, by ``$name``.
+OPERATION_DEFINITIONS = {"$validate": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
+
+
+def build_capability_statement(routed: Iterable[tuple[str, str]], base_url: str) -> dict[str, Any]:
+    """A CapabilityStatement for the given ``(level, interaction)`` pairs.
+
+    :param routed: ``level`` is ``type``/``instance`` (per resource type) or ``system``;
+        ``interaction`` is a RESTful interaction code or ``$operation``.
+    """
+    routed = list(routed)
+    # dict.fromkeys: de-duplicate while keeping the route table's order.
+    operations = list(dict.fromkeys(code for _, code in routed if code.startswith("$")))
+    system_codes = list(dict.fromkeys(c for level, c in routed if level == "system" and not c.startswith("$")))
+    type_codes = list(dict.fromkeys(c for level, c in routed if level != "system" and not c.startswith("$")))
+    resources = [
+        _resource_entry(resource_type, type_codes, operations) for resource_type in sorted(R4_RESOURCE_TYPES)
+    ]
+    return {
+        "resourceType": "CapabilityStatement",
+        "status": "active",
+        "date": datetime.now(timezone.utc).date().isoformat(),
+        "kind": "instance",
+        "software": {"name": SOFTWARE_NAME, "version": SOFTWARE_VERSION},
+        "implementation": {"description": "FHIR R4 server with HL7 v2, DICOM and risk-scoring adapters", "url": base_url},
+        "fhirVersion": "4.0.1",
+        "format": ["application/fhir+json", "json"],
+        "rest": [
+            {
+                "mode": "server",
+                "resource": resources,
+                "interaction": [{"code": code} for code in system_codes if code != "capabilities"],
+            }
+        ],
+    }
+
+
+def _resource_entry(resource_type: str, codes: list[str], operations: list[str]) -> dict[str, Any]:
+    entry: dict[str, Any] = {
+        "type": resource_type,
+        "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
+        "interaction": [{"code": code} for code in codes],
+        "versioning": "versioned-update",
+        "readHistory": "vread" in codes,
+        "updateCreate": "update" in codes,
+        "conditionalRead": "full-support" if "read" in codes else "not-supported",
+        "conditionalUpdate": False,
+        "conditionalDelete": "not-supported",
+    }
+    if operations:
+        entry["operation"] = [
+            {"name": name.lstrip("$"), "definition": OPERATION_DEFINITIONS[name]} for name in operations
+        ]
+    return entry

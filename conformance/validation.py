@@ -1,0 +1,55 @@
+"""Validate FHIR R4 resources on their way into the server.
+
+Two validators run, one after the other:
+
+1. The R4 walker (:mod:`conformance._walker`) checks every element against the
+   index generated from the official R4 4.0.1 StructureDefinitions. It alone
+   decides which element names exist, so R4B-only elements and resource types
+   are rejected, and it is the only check for the 20 R4 types that R4B lacks.
+2. When the walker finds nothing, the fhir.resources R4B pydantic model of the
+   resource type, where one fits (:mod:`conformance._pydantic`), gives a second
+   opinion. It runs second because it stops at the first broken object and so
+   misses problems the walker reports, and because it can crash on input the
+   walker rejects (a non-string nested ``resourceType`` raises ``TypeError``).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from conformance._pydantic import WITHOUT_R4B_MODEL, pydantic_issues, r4b_model
+from conformance._walker import Walker
+from conformance.issues import ValidationIssue
+
+__all__ = ["validate_resource"]
+
+# R4B's element names differ from R4's (`valueMeta` is R4-only); the walker has
+# already judged every name against R4, so pydantic's verdict on names is moot.
+_IGNORED_PYDANTIC_ERRORS = frozenset({"extra_forbidden"})
+
+
+def validate_resource(data: dict[str, Any], *, use_r4b_models: bool = True) -> list[ValidationIssue]:
+    """Validate one resource as FHIR R4 (4.0.1) JSON.
+
+    Resources nested in ``contained``, ``Bundle.entry.resource`` and
+    ``Parameters.parameter.resource`` are validated too, with FHIRPaths that
+    run through their container (``Bundle.entry[0].resource.status``).
+
+    :param data: the parsed JSON body.
+    :param use_r4b_models: also run the R4B pydantic model where one fits. The R4
+        walker covers R4 on its own; turning this off gives several times the
+        throughput (see ``bench/bench_validation.py``).
+    :return: the problems found, in document order; an empty list means valid.
+
+    .. versionadded:: 0.1
+    """
+    walker = Walker()
+    walker.resource(data)
+    if walker.issues or not use_r4b_models:
+        return walker.issues
+    rtype = data["resourceType"]  # the walker has vetted it
+    if r4b_model(rtype) is None or walker.nested_types & WITHOUT_R4B_MODEL:
+        # No R4B model fits the resource or one it embeds (fhir.resources raises
+        # KeyError on those); the walker's full R4 check stands alone.
+        return []
+    return pydantic_issues(rtype, data, ignore=_IGNORED_PYDANTIC_ERRORS)
