@@ -23,7 +23,9 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
     """Create an engine, preparing the SQLite file and pragmas when needed."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        kwargs.setdefault("pool_pre_ping", True)
+        # No pool_pre_ping: it costs a round trip on every request. A connection the
+        # server dropped fails one request, SQLAlchemy then invalidates the pool.
+        kwargs.setdefault("pool_recycle", 1800)
         kwargs.setdefault("pool_size", 10)
         return create_engine(url, **kwargs)
     if parsed.database and parsed.database != ":memory:":

@@ -89,6 +89,7 @@ class FhirRepository(Protocol):
         *,
         if_match: int | None = None,
         method: str = "PUT",
+        skip_unchanged: bool = False,
     ) -> WriteResult:
         """Update, or create with the client's id (http://hl7.org/fhir/R4/http.html#update)."""
         ...

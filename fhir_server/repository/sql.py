@@ -13,7 +13,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 import orjson
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -37,10 +37,10 @@ from fhir_server.repository.protocol import (
     WriteResult,
     format_instant,
 )
+from fhir_server.repository import _statements as sql
 from models import ResourceHistory, ResourceRow
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-
 
 def check_resource_type(resource_type: str) -> None:
     """:raises UnknownResourceType: if ``resource_type`` is not an R4 resource type."""
@@ -103,7 +103,9 @@ class SqlRepository:
         resource_type = resource["resourceType"]
         self.access.check(self.context, "create", resource_type, resource)
         begin_write(self.session)
-        return self._insert_new(resource_type, str(uuid.uuid4()), resource, method)
+        stored = self._insert_new(resource_type, str(uuid.uuid4()), resource, method)
+        assert stored is not None, "a fresh UUID cannot collide"
+        return stored
 
     def update(
         self,
@@ -113,8 +115,14 @@ class SqlRepository:
         *,
         if_match: int | None = None,
         method: str = "PUT",
+        skip_unchanged: bool = False,
     ) -> WriteResult:
-        """Write a new version, or create the resource with the client's id."""
+        """Write a new version, or create the resource with the client's id.
+
+        :param skip_unchanged: when the content equals the current version (ignoring
+            ``meta.versionId``/``lastUpdated``), keep that version instead of adding
+            one; adapters re-processing the same input use this to stay idempotent.
+        """
         check_resource_type(resource_type)
         check_id(resource_id)
         body_id = resource.get("id") if isinstance(resource, dict) else None
@@ -133,19 +141,20 @@ class SqlRepository:
                 raise PreconditionFailed(
                     f"`{resource_type}/{resource_id}` does not exist, so If-Match version `{if_match}` cannot match."
                 )
-            try:
-                with self.session.begin_nested():
-                    return WriteResult(self._insert_new(resource_type, resource_id, resource, method), True)
-            except IntegrityError:
-                # Another writer created it between our check and insert: update that one instead.
-                current = self._lock_current(resource_type, resource_id)
-                if current is None:
-                    raise
-        pk, version, _ = current
+            created = self._insert_new(resource_type, resource_id, resource, method)
+            if created is not None:
+                return WriteResult(created, True)
+            # Another writer created it between our check and insert: update that one instead.
+            current = self._lock_current(resource_type, resource_id)
+            if current is None:
+                raise Conflict(f"`{resource_type}/{resource_id}` was created and removed concurrently; retry.")
+        pk, version, deleted, content = current
         if if_match is not None and if_match != version:
             raise PreconditionFailed(
                 f"`{resource_type}/{resource_id}` is at version `{version}`, not the If-Match version `{if_match}`."
             )
+        if skip_unchanged and not deleted and _same_content(content, resource):
+            return WriteResult(self.read(resource_type, resource_id), False)
         stored = self._write_version(pk, resource_type, resource_id, version + 1, resource, method)
         return WriteResult(stored, False)
 
@@ -160,7 +169,7 @@ class SqlRepository:
         current = self._lock_current(resource_type, resource_id)
         if current is None:
             return None
-        pk, version, deleted = current
+        pk, version, deleted, _ = current
         if if_match is not None and if_match != version:
             raise PreconditionFailed(
                 f"`{resource_type}/{resource_id}` is at version `{version}`, not the If-Match version `{if_match}`."
@@ -170,29 +179,17 @@ class SqlRepository:
         return self._write_version(pk, resource_type, resource_id, version + 1, None, "DELETE")
 
     def _lock_current(self, resource_type: str, resource_id: str) -> Row[Any] | None:
-        query = (
-            select(ResourceRow.pk, ResourceRow.version_id, ResourceRow.deleted)
-            .where(ResourceRow.resource_type == resource_type, ResourceRow.fhir_id == resource_id)
-            .with_for_update()
-        )
-        return self.session.execute(query).one_or_none()
+        params = {"resource_type": resource_type, "fhir_id": resource_id}
+        return self.session.connection().execute(sql.LOCK_CURRENT, params).one_or_none()
 
-    def _insert_new(self, resource_type: str, resource_id: str, resource: dict[str, Any], method: str) -> StoredResource:
+    def _insert_new(
+        self, resource_type: str, resource_id: str, resource: dict[str, Any], method: str
+    ) -> StoredResource | None:
         now = datetime.now(timezone.utc)
         content = _stamp(resource, resource_id, 1, now)
-        pk = self.session.execute(
-            insert(ResourceRow)
-            .values(
-                resource_type=resource_type,
-                fhir_id=resource_id,
-                version_id=1,
-                last_updated=now,
-                deleted=False,
-                content=content,
-            )
-            .returning(ResourceRow.pk)
-        ).scalar_one()
-        return self._insert_history(pk, resource_type, resource_id, 1, now, content, method)
+        if sql.insert_new(self.session.connection(), resource_type, resource_id, now, content, method) is None:
+            return None
+        return StoredResource(resource_type, resource_id, 1, now, content, method)
 
     def _write_version(
         self,
@@ -205,35 +202,8 @@ class SqlRepository:
     ) -> StoredResource:
         now = datetime.now(timezone.utc)
         content = None if resource is None else _stamp(resource, resource_id, version, now)
-        self.session.execute(
-            update(ResourceRow)
-            .where(ResourceRow.pk == pk)
-            .values(version_id=version, last_updated=now, deleted=resource is None, content=content)
-        )
-        return self._insert_history(pk, resource_type, resource_id, version, now, content, method)
-
-    def _insert_history(
-        self,
-        pk: int,
-        resource_type: str,
-        resource_id: str,
-        version: int,
-        now: datetime,
-        content: bytes | None,
-        method: str,
-    ) -> StoredResource:
         try:
-            self.session.execute(
-                insert(ResourceHistory).values(
-                    resource_pk=pk,
-                    resource_type=resource_type,
-                    fhir_id=resource_id,
-                    version_id=version,
-                    last_updated=now,
-                    method=method,
-                    content=content,
-                )
-            )
+            sql.write_version(self.session.connection(), pk, resource_type, resource_id, version, now, content, method)
         except IntegrityError as exc:
             raise Conflict(
                 f"A concurrent write already created version `{version}` of `{resource_type}/{resource_id}`; retry."
@@ -246,11 +216,8 @@ class SqlRepository:
         """The current version; deleted resources raise :class:`Gone`."""
         check_resource_type(resource_type)
         self.access.check(self.context, "read", resource_type, None)
-        row = self.session.execute(
-            select(ResourceRow.version_id, ResourceRow.last_updated, ResourceRow.content).where(
-                ResourceRow.resource_type == resource_type, ResourceRow.fhir_id == resource_id
-            )
-        ).one_or_none()
+        params = {"resource_type": resource_type, "fhir_id": resource_id}
+        row = self.session.connection().execute(sql.READ_CURRENT, params).one_or_none()
         if row is None:
             raise NotFound(f"Resource `{resource_type}/{resource_id}` was not found.")
         if row.content is None:
@@ -314,6 +281,16 @@ class SqlRepository:
             for r in page
         ]
         return HistoryPage(entries, page[-1].pk if len(rows) > count else None)
+
+
+def _same_content(stored: bytes, resource: dict[str, Any]) -> bool:
+    """Whether ``resource`` equals the stored JSON apart from server-owned meta."""
+
+    def comparable(value: dict[str, Any]) -> dict[str, Any]:
+        meta = {k: v for k, v in (value.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
+        return {**{k: v for k, v in value.items() if k != "meta"}, **({"meta": meta} if meta else {})}
+
+    return comparable(orjson.loads(stored)) == comparable(resource)
 
 
 def _stamp(resource: dict[str, Any], resource_id: str, version: int, now: datetime) -> bytes:
