@@ -1,0 +1,54 @@
+"""``fhir-server serve`` on the embedded default: migrates itself and answers over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.mark.parametrize("workers", [0, 2])
+def test_serve_migrates_sqlite_and_serves(tmp_path: Path, workers: int) -> None:
+    port = _free_port()
+    env = {**os.environ, "FHIR_SERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
+    command = [sys.executable, "-m", "fhir_server.cli", "serve", "--port", str(port), "--workers", str(workers)]
+    server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/fhir/metadata", timeout=2) as response:
+                    statement = json.load(response)
+                break
+            except OSError:
+                assert server.poll() is None, server.stdout.read().decode() if server.stdout else ""
+                assert time.monotonic() < deadline, "server did not start in 30 s"
+                time.sleep(0.2)
+        assert statement["fhirVersion"] == "4.0.1"
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{port}/fhir/Patient",
+            data=b'{"resourceType":"Patient","active":true}',
+            headers={"Content-Type": "application/fhir+json"},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            assert response.status == 201
+            assert response.headers["Location"].startswith(f"http://127.0.0.1:{port}/fhir/Patient/")
+    finally:
+        server.terminate()
+        server.wait(10)
+        if server.stdout:
+            server.stdout.close()
