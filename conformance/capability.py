@@ -11,6 +11,10 @@ from datetime import datetime, timezone
 from typing import Any
 
 from conformance.resource_types import R4_RESOURCE_TYPES
+from conformance.search_parameters import SearchRegistry, default_registry
+
+#: Parameter types the search planner implements (composite and special are not yet).
+SEARCHABLE_TYPES = frozenset({"string", "token", "date", "number", "quantity", "reference", "uri"})
 
 SOFTWARE_NAME = "fhir-server"
 SOFTWARE_VERSION = "0.1.0"
@@ -18,19 +22,24 @@ SOFTWARE_VERSION = "0.1.0"
 OPERATION_DEFINITIONS = {"$validate": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}
 
 
-def build_capability_statement(routed: Iterable[tuple[str, str]], base_url: str) -> dict[str, Any]:
+def build_capability_statement(
+    routed: Iterable[tuple[str, str]], base_url: str, registry: SearchRegistry | None = None
+) -> dict[str, Any]:
     """A CapabilityStatement for the given ``(level, interaction)`` pairs.
 
     :param routed: ``level`` is ``type``/``instance`` (per resource type) or ``system``;
         ``interaction`` is a RESTful interaction code or ``$operation``.
+    :param registry: the search parameters to list per type (only when ``search-type`` is routed).
     """
+    registry = registry or default_registry()
     routed = list(routed)
     # dict.fromkeys: de-duplicate while keeping the route table's order.
     operations = list(dict.fromkeys(code for _, code in routed if code.startswith("$")))
     system_codes = list(dict.fromkeys(c for level, c in routed if level == "system" and not c.startswith("$")))
     type_codes = list(dict.fromkeys(c for level, c in routed if level != "system" and not c.startswith("$")))
+    searchable = registry if "search-type" in type_codes else None
     resources = [
-        _resource_entry(resource_type, type_codes, operations) for resource_type in sorted(R4_RESOURCE_TYPES)
+        _resource_entry(resource_type, type_codes, operations, searchable) for resource_type in sorted(R4_RESOURCE_TYPES)
     ]
     return {
         "resourceType": "CapabilityStatement",
@@ -51,7 +60,18 @@ def build_capability_statement(routed: Iterable[tuple[str, str]], base_url: str)
     }
 
 
-def _resource_entry(resource_type: str, codes: list[str], operations: list[str]) -> dict[str, Any]:
+def _search_params(registry: SearchRegistry, resource_type: str) -> list[dict[str, Any]]:
+    """Every parameter the planner can search, as ``CapabilityStatement.rest.resource.searchParam``."""
+    listed = []
+    for code, param in sorted(registry.for_type(resource_type).items()):
+        if param.type in SEARCHABLE_TYPES or code in ("_id", "_lastUpdated"):
+            listed.append({"name": code, "definition": param.url, "type": param.type})
+    return listed
+
+
+def _resource_entry(
+    resource_type: str, codes: list[str], operations: list[str], registry: SearchRegistry | None
+) -> dict[str, Any]:
     entry: dict[str, Any] = {
         "type": resource_type,
         "profile": f"http://hl7.org/fhir/StructureDefinition/{resource_type}",
@@ -63,6 +83,11 @@ def _resource_entry(resource_type: str, codes: list[str], operations: list[str])
         "conditionalUpdate": False,
         "conditionalDelete": "not-supported",
     }
+    if registry is not None:
+        params = _search_params(registry, resource_type)
+        entry["searchInclude"] = ["*"] + [f"{resource_type}:{p['name']}" for p in params if p["type"] == "reference"]
+        entry["searchRevInclude"] = ["*"]
+        entry["searchParam"] = params
     if operations:
         entry["operation"] = [
             {"name": name.lstrip("$"), "definition": OPERATION_DEFINITIONS[name]} for name in operations

@@ -8,5 +8,27 @@ from __future__ import annotations
 
 from models.base import Base
 from models.resource import ResourceHistory, ResourceRow
+from models.search import (
+    INDEX_TABLES,
+    SpidxDate,
+    SpidxNumber,
+    SpidxQuantity,
+    SpidxReference,
+    SpidxString,
+    SpidxToken,
+    SpidxUri,
+)
 
-__all__ = ["Base", "ResourceHistory", "ResourceRow"]
+__all__ = [
+    "INDEX_TABLES",
+    "Base",
+    "ResourceHistory",
+    "ResourceRow",
+    "SpidxDate",
+    "SpidxNumber",
+    "SpidxQuantity",
+    "SpidxReference",
+    "SpidxString",
+    "SpidxToken",
+    "SpidxUri",
+]

@@ -37,7 +37,13 @@ from fhir_server.repository.protocol import (
     WriteResult,
     format_instant,
 )
+from conformance.search_parameters import SearchRegistry, default_registry
 from fhir_server.repository import _statements as sql
+from fhir_server.repository._indexing import clear_index, write_index
+from fhir_server.repository._search import SearchResult, run_search
+from fhir_server.search.params._context import PlanContext
+from fhir_server.search.query import SearchQuery
+from fhir_server.search.extract import extract_index_values
 from models import ResourceHistory, ResourceRow
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -67,10 +73,13 @@ class SqlRepository:
         session: Session,
         context: RequestContext | None = None,
         access: AccessPolicy | None = None,
+        registry: SearchRegistry | None = None,
     ) -> None:
         self.session = session
         self.context = context or RequestContext()
         self.access: AccessPolicy = access or AllowAll()
+        #: Search parameters whose values are indexed on every write.
+        self.registry = registry or default_registry()
 
     # -- validation -----------------------------------------------------------------
 
@@ -186,9 +195,12 @@ class SqlRepository:
         self, resource_type: str, resource_id: str, resource: dict[str, Any], method: str
     ) -> StoredResource | None:
         now = datetime.now(timezone.utc)
-        content = _stamp(resource, resource_id, 1, now)
-        if sql.insert_new(self.session.connection(), resource_type, resource_id, now, content, method) is None:
+        stamped, content = _stamp(resource, resource_id, 1, now)
+        connection = self.session.connection()
+        pk = sql.insert_new(connection, resource_type, resource_id, now, content, method)
+        if pk is None:
             return None
+        write_index(connection, pk, resource_type, extract_index_values(stamped, self.registry))
         return StoredResource(resource_type, resource_id, 1, now, content, method)
 
     def _write_version(
@@ -201,13 +213,17 @@ class SqlRepository:
         method: str,
     ) -> StoredResource:
         now = datetime.now(timezone.utc)
-        content = None if resource is None else _stamp(resource, resource_id, version, now)
+        stamped, content = (None, None) if resource is None else _stamp(resource, resource_id, version, now)
+        connection = self.session.connection()
         try:
-            sql.write_version(self.session.connection(), pk, resource_type, resource_id, version, now, content, method)
+            sql.write_version(connection, pk, resource_type, resource_id, version, now, content, method)
         except IntegrityError as exc:
             raise Conflict(
                 f"A concurrent write already created version `{version}` of `{resource_type}/{resource_id}`; retry."
             ) from exc
+        clear_index(connection, pk)
+        if stamped is not None:
+            write_index(connection, pk, resource_type, extract_index_values(stamped, self.registry))
         return StoredResource(resource_type, resource_id, version, now, content, method)
 
     # -- reads ----------------------------------------------------------------------
@@ -243,6 +259,30 @@ class SqlRepository:
         if row.content is None:
             raise Gone(f"Version `{version_id}` of `{resource_type}/{resource_id}` records its deletion.")
         return StoredResource(resource_type, resource_id, int(version_id), _utc(row.last_updated), row.content, row.method)
+
+    def search(
+        self,
+        types: list[str],
+        query: SearchQuery,
+        *,
+        base_url: str,
+        page_size: int,
+        strict: bool = False,
+        compartment: tuple[str, str] | None = None,
+    ) -> SearchResult:
+        """Search resources of ``types`` (http://hl7.org/fhir/R4/http.html#search).
+
+        :param strict: ``Prefer: handling=strict``: unknown or unsupported parameters raise
+            instead of being ignored and reported in the result.
+        :param compartment: ``(CompartmentType, id)`` for a compartment search.
+        """
+        for resource_type in types:
+            check_resource_type(resource_type)
+            self.access.check(self.context, "search", resource_type, None)
+        context = PlanContext(base_url=base_url, now=datetime.now(timezone.utc))
+        return run_search(
+            self.session, self.registry, context, types, query, page_size=page_size, strict=strict, compartment=compartment
+        )
 
     def history(
         self,
@@ -293,12 +333,12 @@ def _same_content(stored: bytes, resource: dict[str, Any]) -> bool:
     return comparable(orjson.loads(stored)) == comparable(resource)
 
 
-def _stamp(resource: dict[str, Any], resource_id: str, version: int, now: datetime) -> bytes:
-    """The bytes to store: the accepted JSON with server-owned id and meta set."""
+def _stamp(resource: dict[str, Any], resource_id: str, version: int, now: datetime) -> tuple[dict[str, Any], bytes]:
+    """The resource to store, and its bytes: the accepted JSON with server-owned id and meta set."""
     meta = dict(resource.get("meta") or {})
     meta["versionId"] = str(version)
     meta["lastUpdated"] = format_instant(now)
     stamped = {"resourceType": resource["resourceType"], "id": resource_id, **resource}
     stamped["id"] = resource_id
     stamped["meta"] = meta
-    return orjson.dumps(stamped)
+    return stamped, orjson.dumps(stamped)

@@ -16,9 +16,10 @@ from fhir_server.repository import HistoryPage, StoredResource, format_instant
 _HISTORY_STATUS = {"POST": "201 Created", "PUT": "200 OK", "PATCH": "200 OK", "DELETE": "204 No Content"}
 
 
-def page_url(base: str, path: str, params: dict[str, str]) -> str:
+def page_url(base: str, path: str, params: dict[str, str | None] | list[tuple[str, str]]) -> str:
     """An absolute URL for a page of results."""
-    query = urlencode([(k, v) for k, v in params.items() if v is not None])
+    items = params.items() if isinstance(params, dict) else params
+    query = urlencode([(k, v) for k, v in items if v is not None])
     return f"{base}/{path}" + (f"?{query}" if query else "")
 
 
@@ -58,3 +59,43 @@ def history_bundle(base: str, page: HistoryPage, self_url: str, next_url: str | 
 def http_date(moment: datetime) -> str:
     """An HTTP-date (second precision, GMT)."""
     return format_datetime(moment.replace(microsecond=0), usegmt=True)
+
+
+def searchset_bundle(
+    base: str,
+    matches: list[StoredResource],
+    includes: list[StoredResource],
+    links: dict[str, str],
+    total: int | None,
+    render: Any,
+    outcome: dict[str, Any] | None = None,
+) -> bytes:
+    """A ``searchset`` Bundle (http://hl7.org/fhir/R4/search.html#return).
+
+    :param render: turns a stored resource into its entry body (bytes or a dict),
+        applying ``_summary``/``_elements``.
+    """
+    entries: list[dict[str, Any]] = []
+    for mode, group in (("match", matches), ("include", includes)):
+        for stored in group:
+            body = render(stored)
+            entries.append(
+                {
+                    "fullUrl": f"{base}/{stored.reference}",
+                    "resource": orjson.Fragment(body) if isinstance(body, bytes) else body,
+                    "search": {"mode": mode},
+                }
+            )
+    if outcome is not None:
+        entries.append({"resource": outcome, "search": {"mode": "outcome"}})
+    bundle: dict[str, Any] = {
+        "resourceType": "Bundle",
+        "id": str(uuid.uuid4()),
+        "meta": {"lastUpdated": format_instant(datetime.now(timezone.utc))},
+        "type": "searchset",
+    }
+    if total is not None:
+        bundle["total"] = total
+    bundle["link"] = [{"relation": relation, "url": url} for relation, url in links.items()]
+    bundle["entry"] = entries
+    return orjson.dumps(bundle)

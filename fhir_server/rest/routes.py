@@ -13,7 +13,18 @@ from typing import Any
 
 from flask import Blueprint
 
-from fhir_server.rest.interactions import capabilities, create, delete, history, read, update, validate, vread
+from fhir_server.rest.interactions import (
+    capabilities,
+    create,
+    delete,
+    history,
+    read,
+    search_system,
+    search_type,
+    update,
+    validate,
+    vread,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -31,7 +42,11 @@ class Route:
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", "/metadata", capabilities.capabilities, "capabilities", "system"),
+    Route("GET", "", search_system.search_system, "search-system", "system"),
+    Route("POST", "/_search", search_system.search_system, "search-system", "system"),
     Route("GET", "/_history", history.history, "history-system", "system"),
+    Route("GET", "/<resource_type>", search_type.search_type, "search-type", "type"),
+    Route("POST", "/<resource_type>/_search", search_type.search_type, "search-type", "type"),
     Route("POST", "/<resource_type>", create.create, "create", "type"),
     Route("GET", "/<resource_type>/_history", history.history, "history-type", "type"),
     Route("POST", "/<resource_type>/$validate", validate.validate, "$validate", "type"),
@@ -41,6 +56,7 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/<resource_type>/<resource_id>/_history", history.history, "history-instance", "instance"),
     Route("GET", "/<resource_type>/<resource_id>/_history/<version_id>", vread.vread, "vread", "instance"),
     Route("POST", "/<resource_type>/<resource_id>/$validate", validate.validate, "$validate", "instance"),
+    Route("GET", "/<compartment_type>/<compartment_id>/<resource_type>", search_type.search_compartment, "search-type", "type"),
 )
 
 

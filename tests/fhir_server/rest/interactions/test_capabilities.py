@@ -19,6 +19,10 @@ def test_metadata_lists_every_r4_type_with_routed_interactions(client: FlaskClie
     assert "MedicinalProduct" in types and "SubscriptionTopic" not in types
     patient = next(entry for entry in rest["resource"] if entry["type"] == "Patient")
     codes = {i["code"] for i in patient["interaction"]}
-    assert codes == {"read", "vread", "update", "delete", "history-instance", "history-type", "create"}
+    assert codes == {"read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"}
+    params = {p["name"]: p for p in patient["searchParam"]}
+    assert params["family"] == {"name": "family", "definition": "http://hl7.org/fhir/SearchParameter/individual-family", "type": "string"}
+    assert {"_id", "_lastUpdated", "birthdate", "identifier", "general-practitioner"} <= set(params)
+    assert "Patient:general-practitioner" in patient["searchInclude"]
     assert patient["operation"] == [{"name": "validate", "definition": "http://hl7.org/fhir/OperationDefinition/Resource-validate"}]
-    assert {i["code"] for i in rest["interaction"]} == {"history-system"}
+    assert {i["code"] for i in rest["interaction"]} == {"history-system", "search-system"}

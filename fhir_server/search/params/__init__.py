@@ -1,0 +1,5 @@
+"""One module per search parameter type; each builds the SQL condition for one value.
+
+Every module exposes ``TABLE`` (the index table it searches), ``MODIFIERS`` (the
+modifiers it implements) and ``condition(table, modifier, value, context)``.
+"""
