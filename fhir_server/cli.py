@@ -119,5 +119,14 @@ def _store_group(state: ServerState, group: list[Any]) -> int:
     return len(group)
 
 
+def _register_adapters() -> None:
+    # Each adapter owns its command group; the main CLI only mounts them.
+    from adapters.hl7v2.cli import hl7
+
+    main.add_command(hl7)
+
+
+_register_adapters()
+
 if __name__ == "__main__":
     main()

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from fhir_server.db import make_engine, make_session_factory
 
 DATA = Path(__file__).parent / "data"
 
@@ -20,3 +24,25 @@ def sample() -> Callable[[str], bytes]:
         return data.replace(b"\r\n", b"\r").replace(b"\n", b"\r")
 
     return load
+
+
+@pytest.fixture
+def factory(database_url: str) -> Iterator[sessionmaker[Session]]:
+    """A session factory on an empty, migrated database (SQLite and PostgreSQL)."""
+    engine = make_engine(database_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def wait_for() -> Callable[..., None]:
+    """Poll a condition for up to 10 seconds."""
+
+    def wait(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise AssertionError("The condition did not become true within the timeout.")
+            time.sleep(0.02)
+
+    return wait

@@ -1,0 +1,129 @@
+"""``fhir-server hl7``: the MLLP listener, the mapping worker, and inbox review.
+
+Configured from the server settings (``FHIR_SERVER_DATABASE_URL``...), like
+every other command.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Any
+
+import click
+
+from adapters.hl7v2 import inbox
+from adapters.hl7v2.listener import Listener
+from adapters.hl7v2.processing import process
+from adapters.hl7v2.worker import Worker
+from fhir_server.config import ConfigError, load_settings
+from fhir_server.state import ServerState
+
+__all__ = ["hl7"]
+
+
+def _state() -> ServerState:
+    try:
+        return ServerState.from_settings(load_settings())
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+def _wait_for_signal() -> None:
+    """Block until SIGINT or SIGTERM."""
+    stop = threading.Event()
+
+    def on_signal(*_: Any) -> None:
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(sig, on_signal)
+    stop.wait()
+
+
+@click.group()
+def hl7() -> None:
+    """HL7 v2 over MLLP: receive, map to FHIR, review failures."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@hl7.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=2575, show_default=True, type=int)
+@click.option("--defer-mapping", is_flag=True, help="ACK after the inbox commit; map in workers.")
+@click.option("--no-worker", is_flag=True, help="Do not run a mapping worker in this process.")
+def listen(host: str, port: int, defer_mapping: bool, no_worker: bool) -> None:
+    """Receive HL7 v2 messages over MLLP on HOST:PORT."""
+    state = _state()
+    listener = Listener(state.sessions, host=host, port=port, defer_mapping=defer_mapping, run_worker=not no_worker)
+    bound = listener.start()
+    click.echo(f"HL7 v2 MLLP listener on {host}:{bound} ({state.engine.url.render_as_string(hide_password=True)})")
+    try:
+        _wait_for_signal()
+    finally:
+        listener.stop()
+
+
+@hl7.command()
+@click.option("--once", is_flag=True, help="Process what is pending now, then exit.")
+@click.option("--lease", default=60.0, show_default=True, help="Seconds a claim holds.")
+@click.option("--batch", default=10, show_default=True)
+def worker(once: bool, lease: float, batch: int) -> None:
+    """Map pending inbox messages to FHIR; run as many as needed, on any host."""
+    state = _state()
+    mapper = Worker(state.sessions, lease=lease, batch=batch)
+    if once:
+        total = 0
+        while count := mapper.run_once():
+            total += count
+        click.echo(f"Processed {total} messages.")
+        return
+    thread = threading.Thread(target=mapper.run, name="hl7v2-worker")
+    thread.start()
+    try:
+        _wait_for_signal()
+    finally:
+        mapper.stop()
+        thread.join()
+
+
+@hl7.command()
+@click.option("--limit", default=100, show_default=True)
+def errors(limit: int) -> None:
+    """List messages that were not applied: unmappable, rejected or conflicting."""
+    rows = inbox.failed(_state().sessions, limit)
+    if not rows:
+        click.echo("No failed messages.")
+        return
+    for row in rows:
+        kind = f"{row.message_type}^{row.trigger_event}"
+        where = f" at {row.error_location}" if row.error_location else ""
+        click.echo(
+            f"#{row.pk} {row.status} {kind} control id `{row.control_id}` from {row.sending_application}"
+            f"{where}: {row.error}"
+        )
+
+
+@hl7.command()
+@click.argument("ids", nargs=-1, type=int)
+@click.option("--all", "retry_all", is_flag=True, help="Retry every error and rejected message.")
+def retry(ids: tuple[int, ...], retry_all: bool) -> None:
+    """Re-process failed messages by inbox id (conflicts only by id), or --all."""
+    if bool(ids) == retry_all:
+        raise click.UsageError("Give inbox ids or --all, not both and not neither.")
+    state = _state()
+    pks = inbox.reset_for_retry(state.sessions, None if retry_all else list(ids))
+    missing = sorted(set(ids) - set(pks))
+    for pk in missing:
+        click.echo(f"Inbox #{pk} does not exist or is not a failed message; skipped.", err=True)
+    failures = 0
+    for pk in pks:
+        for claimed, token in inbox.claim(state.sessions, "cli-retry", lease=60.0, limit=1, pk=pk):
+            outcome = process(state.sessions, claimed, token)
+            status = outcome.status if outcome else "claimed elsewhere"
+            failures += status != inbox.DONE
+            click.echo(f"#{claimed} {status}" + (f": {outcome.error}" if outcome and outcome.error else ""))
+    click.echo(f"Retried {len(pks)} messages; {failures} still failing.")
+    if failures or missing:
+        raise SystemExit(1)
