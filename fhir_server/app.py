@@ -8,6 +8,7 @@ from typing import Any
 
 from flask import Flask
 
+from adapters.dicom.wado import blueprint as dicomweb_blueprint
 from fhir_server.config import load_settings
 from fhir_server.rest import blueprint as rest_blueprint
 from fhir_server.state import EXTENSION_KEY, ServerState
@@ -25,5 +26,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions[EXTENSION_KEY] = ServerState.from_settings(settings)
     app.register_blueprint(rest_blueprint, url_prefix="/fhir")
+    # DICOMweb retrieval of stored instances, so ImagingStudy endpoints resolve.
+    app.register_blueprint(dicomweb_blueprint)
     logging.getLogger(__name__).debug("FHIR server app created for %s", settings.database_url)
     return app

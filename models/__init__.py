@@ -7,6 +7,7 @@ Every table is created by Alembic migrations (``alembic/versions``), never by
 from __future__ import annotations
 
 from models.base import Base
+from models.dicom import DicomInstance
 from models.hl7v2 import Hl7v2Message
 from models.resource import ResourceHistory, ResourceRow
 from models.search import (
@@ -23,6 +24,7 @@ from models.search import (
 __all__ = [
     "INDEX_TABLES",
     "Base",
+    "DicomInstance",
     "Hl7v2Message",
     "ResourceHistory",
     "ResourceRow",

@@ -1,0 +1,150 @@
+"""The ``fhir-server dicom`` commands: ``listen`` for a network SCP, ``import`` for files.
+
+Register on the main group with ``main.add_command(dicom)``. Both commands use
+the server settings (database) plus the adapter's own
+(:mod:`adapters.dicom.settings`); on the embedded SQLite default they migrate
+the schema first, as ``serve`` does.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+from tqdm import tqdm
+
+from adapters.dicom.background import BackgroundPublisher
+from adapters.dicom.filestore import FileStore
+from adapters.dicom.importer import ImportSummary, import_files, iter_import_files
+from adapters.dicom.publisher import Publisher
+from adapters.dicom.scp import StorageScp
+from adapters.dicom.settings import DicomSettings, load_dicom_settings
+from adapters.dicom.store import InstanceStore
+from fhir_server.config import ConfigError, load_settings
+from fhir_server.state import ServerState
+
+if TYPE_CHECKING:
+    from types import FrameType
+
+__all__ = ["dicom"]
+
+@dataclass(frozen=True, slots=True)
+class _Runtime:
+    state: ServerState
+    settings: DicomSettings
+    store: InstanceStore
+    publisher: Publisher
+
+
+def _runtime() -> _Runtime:
+    try:
+        state = ServerState.from_settings(load_settings())
+        settings = load_dicom_settings(state.settings.base_url)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from exc
+    if state.engine.dialect.name == "sqlite":
+        from fhir_server import migrations
+
+        migrations.upgrade(state.engine)
+    store = InstanceStore(FileStore(settings.store_dir), state.sessions)
+    publisher = Publisher(state.sessions, dicomweb_base_url=settings.dicomweb_base_url)
+    return _Runtime(state, settings, store, publisher)
+
+
+def _check_ae_title(_ctx: click.Context, param: click.Parameter, value: object) -> object:
+    titles = value if isinstance(value, tuple) else (value,)
+    for title in titles:
+        if not 0 < len(str(title).strip()) <= 16 or "\\" in str(title):
+            raise click.BadParameter(f"`{title}` is not an AE title (1 to 16 characters, no backslash).", param=param)
+    return value
+
+
+@click.group()
+def dicom() -> None:
+    """DICOM adapter: receive or import instances and publish them as FHIR ImagingStudy."""
+
+
+@dicom.command()
+@click.option("--host", default="0.0.0.0", show_default=True, help="Address to listen on.")
+@click.option("--port", default=11112, show_default=True, type=click.IntRange(0, 65535))
+@click.option("--ae-title", default="FHIRSRV", show_default=True, callback=_check_ae_title, help="Our AE title.")
+@click.option(
+    "--allow-calling",
+    multiple=True,
+    callback=_check_ae_title,
+    help="Accept associations only from this calling AE title (repeatable); default: any.",
+)
+def listen(host: str, port: int, ae_title: str, allow_calling: tuple[str, ...]) -> None:
+    """Run a C-ECHO/C-STORE SCP; stored instances are published to FHIR in the background."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    runtime = _runtime()
+    background = BackgroundPublisher(runtime.publisher, delay=runtime.settings.publish_delay)
+    scp = StorageScp(
+        runtime.store,
+        ae_title=ae_title,
+        host=host,
+        port=port,
+        allowed_calling=allow_calling,
+        on_stored=lambda header: background.notify(header.study_instance_uid),
+    )
+    stop = threading.Event()
+
+    def _on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    background.start()
+    try:
+        scp.start()
+    except OSError as exc:
+        background.stop()
+        raise click.ClickException(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from exc
+    bound_host, bound_port = scp.address
+    allowed = ", ".join(allow_calling) if allow_calling else "any calling AE title"
+    click.echo(f"DICOM listener {ae_title} on {bound_host}:{bound_port} ({allowed}); store {runtime.settings.store_dir}")
+    while not stop.wait(1.0):
+        pass
+    click.echo("Stopping: no new associations; publishing what is pending.")
+    scp.stop()
+    background.stop()
+    runtime.state.engine.dispose()
+
+
+@dicom.command("import")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
+@click.option("--force", is_flag=True, help="Also read data sets without the 128-byte preamble and DICM prefix.")
+def import_command(paths: tuple[Path, ...], force: bool) -> None:
+    """Store DICOM files and folders (recursively; DICOMDIR files are skipped), then publish them."""
+    runtime = _runtime()
+    files = list(iter_import_files(paths))
+    with tqdm(total=len(files), unit="file", desc="Importing", file=sys.stderr) as progress:
+
+        def _advance(summary: ImportSummary) -> None:
+            progress.update(1)
+            progress.set_postfix(stored=summary.stored, duplicates=summary.duplicates, failed=len(summary.failures))
+
+        summary = import_files(runtime.store, files, force=force, progress=_advance)
+    published = runtime.publisher.publish_pending(include_failed=True)
+    runtime.state.engine.dispose()
+    click.echo(
+        f"Stored {summary.stored} instances, {summary.duplicates} duplicates, {len(summary.failures)} failed, "
+        f"{summary.skipped} DICOMDIR skipped; published {published.studies} studies "
+        f"({published.instances} instances)."
+    )
+    for failure in summary.failures:
+        click.echo(f"FAILED {failure}", err=True)
+    for message in published.failures:
+        click.echo(f"FAILED {message}", err=True)
+    if summary.failures or published.failures:
+        raise SystemExit(1)
+
+
+if __name__ == "__main__":
+    dicom()
