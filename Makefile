@@ -1,6 +1,6 @@
 # Two commands for a fresh clone (Python 3.11+ is the only prerequisite):
 #   make run   - create .venv, install, migrate and serve the embedded default at http://localhost:8080/fhir
-#   make test  - create .venv, install test dependencies and run the whole suite
+#   make test  - create .venv, install test and ML dependencies and run the whole suite
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python 3.11+ is required"'
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test]'
+	$(BIN)/python -m pip install --quiet -e '.[test,ml]'
 	touch $(STAMP)
 
 install: $(STAMP)

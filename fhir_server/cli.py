@@ -120,12 +120,15 @@ def _store_group(state: ServerState, group: list[Any]) -> int:
 
 
 def _register_adapters() -> None:
-    # Each adapter owns its command group; the main CLI only mounts them.
+    # Each adapter (and the ML module) owns its command group; the main CLI only mounts them.
     from adapters.dicom.cli import dicom
     from adapters.hl7v2.cli import hl7
 
+    from ml.cli import ml
+
     main.add_command(dicom)
     main.add_command(hl7)
+    main.add_command(ml)
 
 
 _register_adapters()
