@@ -1,8 +1,10 @@
-"""Writes a resource's search-index rows, in the same transaction as its version.
+"""A resource's search-index rows, written in the same transaction as its version.
 
 The rows of a resource are always those of its current version: an update
-replaces them, a delete removes them. One multi-row INSERT per index table that
-has values (SQLAlchemy batches executemany into ``INSERT ... VALUES`` lists).
+replaces them, a delete removes them. On PostgreSQL the rows travel as one
+array per column and are inserted with ``unnest`` inside the write statement
+itself (see :mod:`._statements`), so a write of any size is one round trip; on
+SQLite, in-process, they are plain multi-row inserts.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from sqlalchemy import Connection, Table, delete, insert, text
+from sqlalchemy import Connection, DateTime, Numeric, Table, delete, insert
 
 from fhir_server.search.index_values import (
     DateValue,
@@ -46,44 +48,76 @@ _TABLE_OF: dict[type, Table] = {
 }
 
 
+def _pg_type(table: Table, column: str) -> str:
+    """The PostgreSQL element type of a column, for the ``unnest`` array casts."""
+    kind = table.c[column].type
+    if isinstance(kind, DateTime):
+        return "timestamptz"
+    return "numeric" if isinstance(kind, Numeric) else "text"
+
+
+def _value_columns(table: Table) -> list[str]:
+    return [c.name for c in table.columns if c.name not in ("pk", "resource_pk", "resource_type")]
+
+
 def _cut(value: Any) -> Any:
     # Long strings are cut so btree entries stay small; searches cut their input the same way.
     return value[:MAX_INDEXED_LENGTH] if isinstance(value, str) else value
 
 
-def _row(value: IndexValue, resource_pk: int, resource_type: str) -> dict[str, Any]:
+def _fields(value: IndexValue) -> dict[str, Any]:
     row = {name: _cut(getattr(value, name)) for name in value.__slots__}  # type: ignore[attr-defined]
     if isinstance(value, DateValue):
         # Open ends become sentinels so range conditions stay plain index comparisons.
         row["low"] = value.low or MIN_INSTANT
         row["high"] = value.high or MAX_INSTANT
-    row["resource_pk"] = resource_pk
-    row["resource_type"] = resource_type
     return row
 
 
+def pg_index_ctes(source: str) -> str:
+    """CTEs that replace the index rows of the resource row returned by CTE ``source``.
+
+    The DELETEs and INSERTs run on one snapshot, so the deletes see only the old rows.
+    """
+    parts = []
+    for i, model in enumerate(INDEX_TABLES):
+        table = model.__table__
+        columns = _value_columns(table)
+        arrays = ", ".join(f"CAST(:{table.name}__{c} AS {_pg_type(table, c)}[])" for c in columns)
+        parts.append(f"d{i} AS (DELETE FROM {table.name} WHERE resource_pk = (SELECT pk FROM {source}))")
+        parts.append(
+            f"i{i} AS (INSERT INTO {table.name} (resource_pk, resource_type, {', '.join(columns)}) "
+            f"SELECT s.pk, s.resource_type, u.* FROM {source} AS s, unnest({arrays}) AS u)"
+        )
+    return ", ".join(parts)
+
+
+def pg_index_params(values: list[IndexValue]) -> dict[str, list[Any]]:
+    """One bind parameter per index column: the arrays :func:`pg_index_ctes` unnests."""
+    params: dict[str, list[Any]] = {
+        f"{model.__table__.name}__{c}": [] for model in INDEX_TABLES for c in _value_columns(model.__table__)
+    }
+    for value in values:
+        table = _TABLE_OF[type(value)].name
+        for column, item in _fields(value).items():
+            params[f"{table}__{column}"].append(item)
+    return params
+
+
 def write_index(connection: Connection, resource_pk: int, resource_type: str, values: list[IndexValue]) -> None:
-    """Insert the index rows of a newly stored version."""
+    """Insert the index rows of a newly stored version (the SQLite path)."""
     by_table: dict[Table, list[dict[str, Any]]] = defaultdict(list)
     for value in values:
-        by_table[_TABLE_OF[type(value)]].append(_row(value, resource_pk, resource_type))
+        row = _fields(value)
+        row["resource_pk"] = resource_pk
+        row["resource_type"] = resource_type
+        by_table[_TABLE_OF[type(value)]].append(row)
     for table, rows in by_table.items():
         connection.execute(insert(table), rows)
 
 
-#: PostgreSQL: clear all index tables in one round trip (data-modifying CTEs).
-_PG_CLEAR = text(
-    "WITH "
-    + ", ".join(f"d{i} AS (DELETE FROM {m.__tablename__} WHERE resource_pk = :pk)" for i, m in enumerate(INDEX_TABLES))
-    + " SELECT 1"
-)
-
-
 def clear_index(connection: Connection, resource_pk: int) -> None:
-    """Remove every index row of a resource (before re-indexing it, or when it is deleted)."""
-    if connection.dialect.name == "postgresql":
-        connection.execute(_PG_CLEAR, {"pk": resource_pk})
-        return
+    """Remove every index row of a resource (the SQLite path)."""
     for model in INDEX_TABLES:
         table = model.__table__
         connection.execute(delete(table).where(table.c.resource_pk == resource_pk))

@@ -1,10 +1,9 @@
-"""The SQL of the write path, one round trip per write on PostgreSQL.
+"""The SQL of the write path: one round trip per write on PostgreSQL.
 
-Every write stores the current row and a history row. On PostgreSQL both go in
-one statement (a data-modifying CTE), which saves a round trip and the Python
-cost of a second execute on every create and update; SQLite, in-process, runs
-the two statements. Core tables, not ORM entities, keep the ORM's per-statement
-bookkeeping off the hot path.
+A write stores the current row, a history row and the search-index rows. On
+PostgreSQL all of it is one statement of data-modifying CTEs, with the index
+rows passed as arrays (:mod:`._indexing`), so the statement text is fixed and
+prepared once whatever the resource. SQLite, in-process, runs plain statements.
 """
 
 from __future__ import annotations
@@ -12,14 +11,15 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, literal_column, select, update
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy.dialects import sqlite
 
+from fhir_server.repository._indexing import clear_index, pg_index_ctes, pg_index_params, write_index
+from fhir_server.search.index_values import IndexValue
 from models import ResourceHistory, ResourceRow
 
 resource = ResourceRow.__table__
 history = ResourceHistory.__table__
-_HISTORY_COLUMNS = ["resource_pk", "resource_type", "fhir_id", "version_id", "last_updated", "method", "content"]
 _ROW_VALUES = {
     "resource_type": bindparam("resource_type"),
     "fhir_id": bindparam("fhir_id"),
@@ -28,30 +28,19 @@ _ROW_VALUES = {
     "deleted": bindparam("deleted"),
     "content": bindparam("content"),
 }
-
-
-def _history_from(cte: Any) -> Any:
-    """INSERT INTO resource_history SELECT ... FROM the CTE's returned row."""
-    rows = select(
-        cte.c.pk,
-        cte.c.resource_type,
-        cte.c.fhir_id,
-        cte.c.version_id,
-        cte.c.last_updated,
-        bindparam("method"),
-        cte.c.content,
-    )
-    return insert(history).from_select(_HISTORY_COLUMNS, rows).returning(literal_column("resource_pk"))
-
-
-_returned = (resource.c.pk, resource.c.resource_type, resource.c.fhir_id, resource.c.version_id, resource.c.last_updated, resource.c.content)
-#: PostgreSQL: insert both rows at once; no row back means the id already exists.
-_PG_INSERT_NEW = _history_from(
-    postgresql.insert(resource).values(_ROW_VALUES).on_conflict_do_nothing().returning(*_returned).cte("new_row")
+_RETURNING = "RETURNING pk, resource_type, fhir_id, version_id, last_updated, content"
+_HISTORY = (
+    "h AS (INSERT INTO resource_history (resource_pk, resource_type, fhir_id, version_id, last_updated, method, content) "
+    "SELECT pk, resource_type, fhir_id, version_id, last_updated, :method, content FROM w)"
 )
-#: PostgreSQL: move the current row to the next version and record it, at once.
-_PG_WRITE_VERSION = _history_from(
-    update(resource).where(resource.c.pk == bindparam("row_pk")).values(_ROW_VALUES).returning(*_returned).cte("new_version")
+_PG_INSERT_NEW = text(
+    "WITH w AS (INSERT INTO resource (resource_type, fhir_id, version_id, last_updated, deleted, content) "
+    "VALUES (:resource_type, :fhir_id, :version_id, :last_updated, :deleted, :content) "
+    f"ON CONFLICT DO NOTHING {_RETURNING}), {_HISTORY}, {pg_index_ctes('w')} SELECT pk FROM w"
+)
+_PG_WRITE_VERSION = text(
+    "WITH w AS (UPDATE resource SET version_id = :version_id, last_updated = :last_updated, deleted = :deleted, "
+    f"content = :content WHERE pk = :row_pk {_RETURNING}), {_HISTORY}, {pg_index_ctes('w')} SELECT pk FROM w"
 )
 _SQLITE_INSERT_NEW = sqlite.insert(resource).values(_ROW_VALUES).on_conflict_do_nothing().returning(resource.c.pk)
 _UPDATE_ROW = update(resource).where(resource.c.pk == bindparam("row_pk")).values(_ROW_VALUES)
@@ -81,15 +70,22 @@ def _params(
 
 
 def insert_new(
-    connection: Connection, resource_type: str, fhir_id: str, now: datetime, content: bytes, method: str
+    connection: Connection,
+    resource_type: str,
+    fhir_id: str,
+    now: datetime,
+    content: bytes,
+    method: str,
+    index: list[IndexValue],
 ) -> int | None:
-    """Insert version 1 of a resource; its row key, or ``None`` if the id is taken."""
+    """Insert version 1 of a resource with its index rows; its row key, or ``None`` if the id is taken."""
     params = _params(resource_type, fhir_id, 1, now, content, method)
     if connection.dialect.name == "postgresql":
-        return connection.execute(_PG_INSERT_NEW, params).scalar_one_or_none()
+        return connection.execute(_PG_INSERT_NEW, {**params, **pg_index_params(index)}).scalar_one_or_none()
     pk = connection.execute(_SQLITE_INSERT_NEW, params).scalar_one_or_none()
     if pk is not None:
         connection.execute(_INSERT_HISTORY, {**params, "resource_pk": pk})
+        write_index(connection, pk, resource_type, index)
     return pk
 
 
@@ -102,11 +98,14 @@ def write_version(
     now: datetime,
     content: bytes | None,
     method: str,
+    index: list[IndexValue],
 ) -> None:
-    """Make ``version`` the current one (``content=None`` records a delete) and keep it in history."""
+    """Make ``version`` current (``content=None`` records a delete), keep it in history, replace its index rows."""
     params = {**_params(resource_type, fhir_id, version, now, content, method), "row_pk": row_pk}
     if connection.dialect.name == "postgresql":
-        connection.execute(_PG_WRITE_VERSION, params)
+        connection.execute(_PG_WRITE_VERSION, {**params, **pg_index_params(index)})
         return
     connection.execute(_UPDATE_ROW, params)
     connection.execute(_INSERT_HISTORY, {**params, "resource_pk": row_pk})
+    clear_index(connection, row_pk)
+    write_index(connection, row_pk, resource_type, index)

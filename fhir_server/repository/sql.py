@@ -39,7 +39,6 @@ from fhir_server.repository.protocol import (
 )
 from conformance.search_parameters import SearchRegistry, default_registry
 from fhir_server.repository import _statements as sql
-from fhir_server.repository._indexing import clear_index, write_index
 from fhir_server.repository._search import SearchResult, run_search
 from fhir_server.search.params._context import PlanContext
 from fhir_server.search.query import SearchQuery
@@ -196,11 +195,9 @@ class SqlRepository:
     ) -> StoredResource | None:
         now = datetime.now(timezone.utc)
         stamped, content = _stamp(resource, resource_id, 1, now)
-        connection = self.session.connection()
-        pk = sql.insert_new(connection, resource_type, resource_id, now, content, method)
-        if pk is None:
+        index = extract_index_values(stamped, self.registry)
+        if sql.insert_new(self.session.connection(), resource_type, resource_id, now, content, method, index) is None:
             return None
-        write_index(connection, pk, resource_type, extract_index_values(stamped, self.registry))
         return StoredResource(resource_type, resource_id, 1, now, content, method)
 
     def _write_version(
@@ -214,16 +211,13 @@ class SqlRepository:
     ) -> StoredResource:
         now = datetime.now(timezone.utc)
         stamped, content = (None, None) if resource is None else _stamp(resource, resource_id, version, now)
-        connection = self.session.connection()
+        index = [] if stamped is None else extract_index_values(stamped, self.registry)
         try:
-            sql.write_version(connection, pk, resource_type, resource_id, version, now, content, method)
+            sql.write_version(self.session.connection(), pk, resource_type, resource_id, version, now, content, method, index)
         except IntegrityError as exc:
             raise Conflict(
                 f"A concurrent write already created version `{version}` of `{resource_type}/{resource_id}`; retry."
             ) from exc
-        clear_index(connection, pk)
-        if stamped is not None:
-            write_index(connection, pk, resource_type, extract_index_values(stamped, self.registry))
         return StoredResource(resource_type, resource_id, version, now, content, method)
 
     # -- reads ----------------------------------------------------------------------
