@@ -119,6 +119,35 @@ def _store_group(state: ServerState, group: list[Any]) -> int:
     return len(group)
 
 
+@main.command()
+@click.argument("resource_type", required=False)
+def reindex(resource_type: str | None) -> None:
+    """Rebuild the search index of every resource (or of RESOURCE_TYPE), e.g. after adding a SearchParameter."""
+    from fhir_server.db import unit_of_work
+    from fhir_server.errors import FhirError
+    from fhir_server.repository import RequestContext, SqlRepository, check_resource_type
+    from fhir_server.repository.reindex import count_resources, reindex_batch
+
+    state = _state()
+    if resource_type:
+        try:
+            check_resource_type(resource_type)
+        except FhirError as exc:
+            raise click.ClickException(exc.diagnostics) from exc
+    with unit_of_work(state.sessions, write=False) as session:
+        total = count_resources(SqlRepository(session), resource_type)
+    after, done = 0, 0
+    with tqdm(total=total, unit="resource", desc="Reindexing", file=sys.stderr) as progress:
+        while True:
+            with unit_of_work(state.sessions) as session:
+                batch = reindex_batch(SqlRepository(session, RequestContext(actor="cli-reindex")), resource_type, after)
+            if batch.last_pk is None:
+                break
+            after, done = batch.last_pk, done + batch.count
+            progress.update(batch.count)
+    click.echo(f"Reindexed {done} resources{f' of type {resource_type}' if resource_type else ''}.")
+
+
 def _register_adapters() -> None:
     # Each adapter (and the ML module) owns its command group; the main CLI only mounts them.
     from adapters.dicom.cli import dicom

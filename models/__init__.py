@@ -13,6 +13,7 @@ from models.resource import ResourceHistory, ResourceRow
 from models.search import (
     INDEX_TABLES,
     SpidxDate,
+    SpidxDateSort,
     SpidxNumber,
     SpidxQuantity,
     SpidxReference,
@@ -29,6 +30,7 @@ __all__ = [
     "ResourceHistory",
     "ResourceRow",
     "SpidxDate",
+    "SpidxDateSort",
     "SpidxNumber",
     "SpidxQuantity",
     "SpidxReference",

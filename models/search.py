@@ -162,5 +162,28 @@ class SpidxUri(Base):
     uri: Mapped[str] = mapped_column(String(MAX_INDEXED_LENGTH))
 
 
+class SpidxDateSort(Base):
+    """One row per resource and date parameter: the span of its values, the ``_sort`` key.
+
+    Resources without a value get a row with the lowest-instant sentinel, so the
+    sort is an inner join on one row and the (type, param, low|high) indexes give
+    rows in date order.
+    """
+
+    __tablename__ = "spidx_date_sort"
+    __table_args__ = (
+        Index("ix_spidx_date_sort_low", "resource_type", "param", "low", "resource_pk"),
+        Index("ix_spidx_date_sort_high", "resource_type", "param", "high", "resource_pk"),
+        Index("ix_spidx_date_sort_resource_pk", "resource_pk"),
+    )
+
+    pk: Mapped[intpk]
+    resource_pk: Mapped[int] = _owner()
+    resource_type: Mapped[resource_type]
+    param: Mapped[str] = mapped_column(param_code)
+    low: Mapped[datetime]
+    high: Mapped[datetime]
+
+
 #: Every index table, in the order writes touch them.
-INDEX_TABLES = (SpidxString, SpidxToken, SpidxDate, SpidxNumber, SpidxQuantity, SpidxReference, SpidxUri)
+INDEX_TABLES = (SpidxString, SpidxToken, SpidxDate, SpidxNumber, SpidxQuantity, SpidxReference, SpidxUri, SpidxDateSort)

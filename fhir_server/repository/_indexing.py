@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, Numeric, Table, delete, insert
 
 from fhir_server.search.index_values import (
+    DateSortValue,
     DateValue,
     IndexValue,
     NumberValue,
@@ -29,6 +30,7 @@ from models.search import (
     INDEX_TABLES,
     MAX_INDEXED_LENGTH,
     SpidxDate,
+    SpidxDateSort,
     SpidxNumber,
     SpidxQuantity,
     SpidxReference,
@@ -45,6 +47,7 @@ _TABLE_OF: dict[type, Table] = {
     QuantityValue: SpidxQuantity.__table__,
     ReferenceValue: SpidxReference.__table__,
     UriValue: SpidxUri.__table__,
+    DateSortValue: SpidxDateSort.__table__,
 }
 
 

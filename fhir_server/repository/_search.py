@@ -68,7 +68,11 @@ def run_search(
         result.total = session.execute(select(func.count()).select_from(res).where(condition)).scalar_one()
         return result
     cursor_values, backwards = decode_cursor(query.cursor) if query.cursor else (None, False)
-    page = select(res, *(c.expression.label(f"sk{i}") for i, c in enumerate(columns))).where(condition)
+    source: Any = res
+    for column in columns:
+        if column.join is not None:
+            source = source.join(*column.join)
+    page = select(res, *(c.expression.label(f"sk{i}") for i, c in enumerate(columns))).select_from(source).where(condition)
     if cursor_values is not None:
         page = page.where(after(columns, cursor_values, backwards=backwards))
     page = page.order_by(*order_by(columns, backwards=backwards)).limit(page_size + 1)

@@ -109,3 +109,17 @@ def write_version(
     connection.execute(_INSERT_HISTORY, {**params, "resource_pk": row_pk})
     clear_index(connection, row_pk)
     write_index(connection, row_pk, resource_type, index)
+
+
+_PG_REPLACE_INDEX = text(
+    f"WITH w AS (SELECT pk, resource_type FROM resource WHERE pk = :row_pk), {pg_index_ctes('w')} SELECT pk FROM w"
+)
+
+
+def replace_index(connection: Connection, row_pk: int, resource_type: str, index: list[IndexValue]) -> None:
+    """Replace a resource's index rows without writing a version (reindexing)."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(_PG_REPLACE_INDEX, {"row_pk": row_pk, **pg_index_params(index)})
+        return
+    clear_index(connection, row_pk)
+    write_index(connection, row_pk, resource_type, index)

@@ -42,7 +42,8 @@ from fhir_server.repository import _statements as sql
 from fhir_server.repository._search import SearchResult, run_search
 from fhir_server.search.params._context import PlanContext
 from fhir_server.search.query import SearchQuery
-from fhir_server.search.extract import extract_index_values
+from fhir_server.search.index_values import IndexValue
+from fhir_server.search.sort_values import search_index_values
 from models import ResourceHistory, ResourceRow
 
 _ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
@@ -186,6 +187,10 @@ class SqlRepository:
             return None
         return self._write_version(pk, resource_type, resource_id, version + 1, None, "DELETE")
 
+    def index_values(self, resource: dict[str, Any]) -> list[IndexValue]:
+        """Everything the search index stores for ``resource``: extracted values and date sort keys."""
+        return search_index_values(resource, self.registry)
+
     def _lock_current(self, resource_type: str, resource_id: str) -> Row[Any] | None:
         params = {"resource_type": resource_type, "fhir_id": resource_id}
         return self.session.connection().execute(sql.LOCK_CURRENT, params).one_or_none()
@@ -195,7 +200,7 @@ class SqlRepository:
     ) -> StoredResource | None:
         now = datetime.now(timezone.utc)
         stamped, content = _stamp(resource, resource_id, 1, now)
-        index = extract_index_values(stamped, self.registry)
+        index = self.index_values(stamped)
         if sql.insert_new(self.session.connection(), resource_type, resource_id, now, content, method, index) is None:
             return None
         return StoredResource(resource_type, resource_id, 1, now, content, method)
@@ -211,7 +216,7 @@ class SqlRepository:
     ) -> StoredResource:
         now = datetime.now(timezone.utc)
         stamped, content = (None, None) if resource is None else _stamp(resource, resource_id, version, now)
-        index = [] if stamped is None else extract_index_values(stamped, self.registry)
+        index = [] if stamped is None else self.index_values(stamped)
         try:
             sql.write_version(self.session.connection(), pk, resource_type, resource_id, version, now, content, method, index)
         except IntegrityError as exc:

@@ -94,4 +94,22 @@ class UriValue:
     uri: str
 
 
-IndexValue = StringValue | TokenValue | DateValue | NumberValue | QuantityValue | ReferenceValue | UriValue
+
+
+@dataclass(frozen=True, slots=True)
+class DateSortValue:
+    """The span of all of a resource's values of one date parameter, one row per (resource, param).
+
+    Written for every date parameter of the type, with the ``MIN_INSTANT`` sentinel
+    when the resource has no value, so ``_sort=date`` is a join on exactly one row and
+    an index scan in date order can stop after one page.
+    """
+
+    param: str
+    low: datetime
+    high: datetime
+
+
+IndexValue = (
+    StringValue | TokenValue | DateValue | NumberValue | QuantityValue | ReferenceValue | UriValue | DateSortValue
+)

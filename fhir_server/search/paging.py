@@ -20,8 +20,7 @@ from conformance.search_parameters import SearchRegistry
 from fhir_server.errors import BadRequest
 from fhir_server.search.params._context import UnsupportedSearch
 from fhir_server.search.query import SortKey
-from fhir_server.search.ranges import MIN_INSTANT
-from models.search import SpidxDate, SpidxNumber, SpidxQuantity, SpidxReference, SpidxString, SpidxToken, SpidxUri
+from models.search import SpidxDateSort, SpidxNumber, SpidxQuantity, SpidxReference, SpidxString, SpidxToken, SpidxUri
 
 #: Per parameter type: the index table and the column a resource sorts by.
 _SORT_COLUMNS = {
@@ -36,10 +35,12 @@ _SORT_COLUMNS = {
 
 @dataclass(frozen=True, slots=True)
 class SortColumn:
-    """One ORDER BY expression and its direction."""
+    """One ORDER BY expression and its direction, and the join it needs, if any."""
 
     expression: ColumnElement[Any]
     descending: bool
+    #: ``(table alias, ON clause)`` to inner-join for this key.
+    join: tuple[FromClause, ColumnElement[bool]] | None = None
 
 
 def sort_columns(res: FromClause, resource_type: str, keys: list[SortKey], registry: SearchRegistry) -> list[SortColumn]:
@@ -61,9 +62,12 @@ def sort_columns(res: FromClause, resource_type: str, keys: list[SortKey], regis
         if param is None:
             raise UnsupportedSearch(f"Cannot sort by `{key.code}`: it is not a search parameter of `{resource_type}`.")
         if param.type == "date":
-            table = SpidxDate.__table__
-            column, empty = (table.c.high if key.descending else table.c.low), MIN_INSTANT
-        elif param.type in _SORT_COLUMNS:
+            # One span row per (resource, date param): an inner join in index order, no aggregate.
+            span = SpidxDateSort.__table__.alias(f"sort_{len(columns)}")
+            on = and_(span.c.resource_pk == res.c.pk, span.c.resource_type == resource_type, span.c.param == param.code)
+            columns.append(SortColumn(span.c.high if key.descending else span.c.low, key.descending, (span, on)))
+            continue
+        if param.type in _SORT_COLUMNS:
             table, name, empty = _SORT_COLUMNS[param.type]
             column = table.c[name]
         else:

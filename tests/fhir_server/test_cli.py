@@ -66,3 +66,25 @@ def test_load_of_missing_path_names_it(env: str) -> None:
     result = CliRunner().invoke(main, ["load", "/nonexistent/file.json"])
     assert result.exit_code != 0
     assert "/nonexistent/file.json: no such file or directory" in result.output
+
+
+def test_reindex_rebuilds_index_rows(env: str) -> None:
+    from fhir_server.db import make_engine
+
+    runner = CliRunner()
+    ndjson = b'{"resourceType":"Patient","id":"r1","name":[{"family":"Reindexed"}]}\n'
+    path = Path(env.split("///")[-1]).parent / "r.ndjson" if env.startswith("sqlite") else Path("/tmp/reindex-test.ndjson")
+    path.write_bytes(ndjson)
+    assert runner.invoke(main, ["load", str(path)]).exit_code == 0
+    indexed = _count(env, "SELECT count(*) FROM spidx_string WHERE normalized = 'reindexed'")
+    assert indexed >= 2  # name and family at least
+    engine = make_engine(env)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM spidx_string"))
+    engine.dispose()
+    assert _count(env, "SELECT count(*) FROM spidx_string WHERE normalized = 'reindexed'") == 0
+    result = runner.invoke(main, ["reindex", "Patient"])
+    assert result.exit_code == 0, result.output
+    assert "Reindexed 1 resources of type Patient." in result.output
+    assert _count(env, "SELECT count(*) FROM spidx_string WHERE normalized = 'reindexed'") == indexed
+    assert runner.invoke(main, ["reindex", "Spaceship"]).exit_code != 0

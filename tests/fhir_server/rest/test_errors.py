@@ -11,7 +11,7 @@ from fhir_server.repository import SqlRepository
 
 
 def test_wrong_method_is_405_outcome(client: FlaskClient) -> None:
-    response = client.patch("/fhir/Patient/1", data=b"[]", headers={"Content-Type": "application/json-patch+json"})
+    response = client.post("/fhir/Patient/123", json={}, headers={"Content-Type": "application/fhir+json"})
     assert response.status_code == 405
     assert "Allow" in response.headers
     assert response.get_json()["issue"][0]["code"] == "not-supported"

@@ -123,3 +123,13 @@ def test_compartment_search(client: FlaskClient) -> None:
         put(client, {"resourceType": "Observation", "id": oid, "status": "final", "code": {"coding": [{"code": code}]}, "subject": {"reference": f"Patient/{subject}"}})
     assert sorted(_match_ids(client.get("/fhir/Patient/p1/Observation").get_json())) == ["a", "b"]
     assert _match_ids(client.get("/fhir/Patient/p1/Observation?code=x").get_json()) == ["a"]
+
+
+def test_sort_by_date_puts_resources_without_a_value_first_ascending_last_descending(client: FlaskClient) -> None:
+    put(client, patient(id="old", birthDate="1950-01-01"))
+    put(client, patient(id="young", birthDate="2000-01-01"))
+    nobirth = patient(id="unknown")
+    del nobirth["birthDate"]
+    put(client, nobirth)
+    assert _match_ids(client.get("/fhir/Patient?_sort=birthdate").get_json()) == ["unknown", "old", "young"]
+    assert _match_ids(client.get("/fhir/Patient?_sort=-birthdate").get_json()) == ["young", "old", "unknown"]
