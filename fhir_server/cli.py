@@ -5,17 +5,12 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import click
 from tqdm import tqdm
 
 from fhir_server.config import ConfigError, load_settings
-from fhir_server.db import unit_of_work
-from fhir_server.errors import FhirError
-from fhir_server.loader import LoadError, iter_files, read_groups
-from fhir_server.repository import SqlRepository
-from fhir_server.repository.context import RequestContext
+from fhir_server.loader import LoadError, iter_files
 from fhir_server.state import ServerState
 
 
@@ -71,52 +66,38 @@ def upgrade() -> None:
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-def load(paths: tuple[Path, ...]) -> None:
+@click.option("--jobs", type=int, default=None, help="Processes to load with (default: cores on PostgreSQL, 1 on SQLite).")
+def load(paths: tuple[Path, ...], jobs: int | None) -> None:
     """Store FHIR resources from JSON files, Bundles, NDJSON files or folders of them.
 
-    Each Bundle (and each NDJSON line) is stored atomically; a failure is reported
-    with its file and entry and does not stop the others.
+    Transaction and batch Bundles are processed as `POST [base]` processes them; each
+    transaction is atomic. A failure is reported with its file and entry or line and
+    does not stop the others.
     """
-    state = _state()
+    from fhir_server.bulk_load import FileResult, default_jobs, load_files
+
+    settings = _state().settings
     try:
         files = list(iter_files(list(paths)))
     except LoadError as exc:
         raise click.ClickException(str(exc)) from exc
     stored, failures, started = 0, [], time.monotonic()
-    with tqdm(files, unit="file", desc="Loading", file=sys.stderr) as progress:
-        for path in progress:
-            try:
-                for group in read_groups(path):
-                    if isinstance(group, LoadError):
-                        failures.append(str(group))
-                        continue
-                    try:
-                        stored += _store_group(state, group)
-                    except LoadError as exc:
-                        failures.append(str(exc))
-            except LoadError as exc:
-                failures.append(str(exc))
+    with tqdm(total=len(files), unit="file", desc="Loading", file=sys.stderr) as progress:
+
+        def done(result: FileResult) -> None:
+            nonlocal stored
+            stored += result.stored
+            failures.extend(result.failures)
+            progress.update(1)
             progress.set_postfix(resources=stored, failed=len(failures))
+
+        load_files(files, jobs or default_jobs(settings.database_url), done)
     elapsed = max(time.monotonic() - started, 1e-9)
     click.echo(f"Stored {stored} resources from {len(files)} files in {elapsed:.1f} s ({stored / elapsed:.0f} resources/s).")
     for failure in failures:
         click.echo(f"FAILED {failure}", err=True)
     if failures:
         raise SystemExit(1)
-
-
-def _store_group(state: ServerState, group: list[Any]) -> int:
-    with unit_of_work(state.sessions) as session:
-        repo = SqlRepository(session, RequestContext(actor="cli-load"))
-        for item in group:
-            try:
-                if item.resource.get("id"):
-                    repo.update(item.resource["resourceType"], item.resource["id"], item.resource)
-                else:
-                    repo.create(item.resource)
-            except FhirError as exc:
-                raise LoadError(f"{item.origin}: {exc.diagnostics}") from exc
-    return len(group)
 
 
 @main.command()

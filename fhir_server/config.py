@@ -39,6 +39,9 @@ class Settings:
     #: Default and largest page size for history and search.
     default_page_size: int
     max_page_size: int
+    #: The most resources one conditional delete may remove; 1 is the spec's "single"
+    #: mode (more matches give 412), above 1 is "multiple".
+    conditional_delete_max: int = 1
 
 
 class _SettingsSchema(Schema):
@@ -50,6 +53,7 @@ class _SettingsSchema(Schema):
     max_body_bytes = fields.Integer(load_default=16 * 1024 * 1024, validate=validate.Range(min=1024))
     default_page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=1000))
     max_page_size = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10000))
+    conditional_delete_max = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
 
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> Settings:

@@ -14,7 +14,9 @@
     ├── Gone (410, deleted)
     ├── PreconditionFailed (412, conflict)
     ├── PayloadTooLarge (413, too-costly)
-    └── UnsupportedMediaType (415, not-supported)
+    ├── UnsupportedMediaType (415, not-supported)
+    ├── UnprocessableEntity (422, processing) - e.g. a patch that cannot be applied
+    └── EntryFailed (the failed entry's status and code) - a Bundle entry's error, naming the entry
 
 Raised anywhere (repository, REST layer, adapters); the REST blueprint registers a
 single handler that renders :func:`operation_outcome`.
@@ -103,6 +105,46 @@ class PayloadTooLarge(FhirError):
 
 class UnsupportedMediaType(FhirError):
     status, code = 415, "not-supported"
+
+
+class UnprocessableEntity(FhirError):
+    status, code = 422, "processing"
+
+
+class EntryFailed(FhirError):
+    """An entry of a transaction Bundle failed, so the whole transaction did.
+
+    Keeps the entry's own status and issue code, and prefixes each issue with the
+    entry index and request so the client knows which entry to fix.
+    """
+
+    def __init__(self, index: int, request_line: str, cause: FhirError) -> None:
+        super().__init__(f"Bundle entry {index} (`{request_line}`) failed: {cause.diagnostics}")
+        self.status, self.code = cause.status, cause.code
+        self.index = index
+        self._issues = [
+            ValidationIssue(
+                issue.severity,
+                issue.code,
+                f"Bundle entry {index} (`{request_line}`) failed: {issue.diagnostics}",
+                _entry_expression(index, issue.expression),
+            )
+            for issue in cause.issues
+        ]
+
+    @property
+    def issues(self) -> list[ValidationIssue]:
+        return self._issues
+
+
+def _entry_expression(index: int, expression: str | None) -> str:
+    """``Patient.name[0]`` of entry 3 becomes ``Bundle.entry[3].resource.name[0]``."""
+    if not expression:
+        return f"Bundle.entry[{index}]"
+    head, _, rest = expression.partition(".")
+    if head[:1].isupper():  # a resource type: the entry's resource stands in for it
+        return f"Bundle.entry[{index}].resource" + (f".{rest}" if rest else "")
+    return f"Bundle.entry[{index}].resource.{expression}"
 
 
 def operation_outcome(issues: Sequence[ValidationIssue]) -> dict[str, Any]:

@@ -1,8 +1,9 @@
 """Reading FHIR files for ``fhir-server load``: JSON resources, Bundles and NDJSON.
 
-Transaction and batch Bundles as Synthea writes them refer to their entries by
-``urn:uuid:`` fullUrls; each such entry is stored under that UUID as its id and
-every reference to it is rewritten to ``Type/uuid``, so the loaded graph links up.
+Transaction and batch Bundles go through the same bundle processor as ``POST
+[base]``. Collection Bundles refer to their entries by ``urn:uuid:`` fullUrls; each
+such entry is stored under that UUID as its id and every reference to it is
+rewritten to ``Type/uuid``, so the loaded graph links up.
 """
 
 from __future__ import annotations
@@ -20,6 +21,14 @@ _UUID_URN = re.compile(r"urn:uuid:([0-9a-fA-F-]{36})")
 
 class LoadError(Exception):
     """A file could not be read as FHIR; the message names the file and the reason."""
+
+
+@dataclass(frozen=True, slots=True)
+class BundleGroup:
+    """A batch or transaction Bundle, processed as over HTTP (``POST [base]``)."""
+
+    bundle: dict[str, Any]
+    origin: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,11 +50,12 @@ def iter_files(paths: list[Path]) -> Iterator[Path]:
             raise LoadError(f"{path}: no such file or directory")
 
 
-def read_groups(path: Path) -> Iterator[list[LoadItem] | LoadError]:
+def read_groups(path: Path) -> Iterator[list[LoadItem] | BundleGroup | LoadError]:
     """The resources of one file, grouped so each group is stored atomically.
 
-    A Bundle is one group; an NDJSON file is one group per line. A line that
-    cannot be read is yielded as its :class:`LoadError` so later lines still load.
+    A batch or transaction Bundle is a :class:`BundleGroup`; a collection Bundle is
+    one group; an NDJSON file is one group per line. A line that cannot be read is
+    yielded as its :class:`LoadError` so later lines still load.
     """
     try:
         raw = path.read_bytes()
@@ -61,7 +71,9 @@ def read_groups(path: Path) -> Iterator[list[LoadItem] | LoadError]:
                     yield exc
         return
     document = _parse(raw, str(path))
-    if document.get("resourceType") == "Bundle" and document.get("type") in ("transaction", "batch", "collection"):
+    if document.get("resourceType") == "Bundle" and document.get("type") in ("transaction", "batch"):
+        yield BundleGroup(document, str(path))
+    elif document.get("resourceType") == "Bundle" and document.get("type") == "collection":
         yield list(_bundle_items(document, str(path)))
     else:
         yield [LoadItem(document, str(path))]

@@ -53,10 +53,16 @@ def hl7() -> None:
 @click.option("--port", default=2575, show_default=True, type=int)
 @click.option("--defer-mapping", is_flag=True, help="ACK after the inbox commit; map in workers.")
 @click.option("--no-worker", is_flag=True, help="Do not run a mapping worker in this process.")
-def listen(host: str, port: int, defer_mapping: bool, no_worker: bool) -> None:
-    """Receive HL7 v2 messages over MLLP on HOST:PORT."""
+@click.option(
+    "--lease", default=30.0, show_default=True,
+    help="Seconds a message being mapped stays claimed; after a crash, its resend waits this long.",
+)  # fmt: skip
+def listen(host: str, port: int, defer_mapping: bool, no_worker: bool, lease: float) -> None:
+    """Receive HL7 v2 messages over MLLP on HOST:PORT (0: any free port)."""
     state = _state()
-    listener = Listener(state.sessions, host=host, port=port, defer_mapping=defer_mapping, run_worker=not no_worker)
+    listener = Listener(
+        state.sessions, host=host, port=port, defer_mapping=defer_mapping, run_worker=not no_worker, lease=lease
+    )
     bound = listener.start()
     click.echo(f"HL7 v2 MLLP listener on {host}:{bound} ({state.engine.url.render_as_string(hide_password=True)})")
     try:

@@ -36,7 +36,10 @@ __all__ = [
     "REJECTED",
     "Receipt",
     "claim",
+    "conflict_row",
     "failed",
+    "lookup",
+    "new_row",
     "new_token",
     "receive",
     "release",
@@ -88,6 +91,38 @@ def _find(session: Session, header: MessageHeader) -> list[Hl7v2Message]:
     return list(session.scalars(query))
 
 
+def lookup(session: Session, header: MessageHeader, digest: str) -> tuple[list[Hl7v2Message], Hl7v2Message | None]:
+    """Rows with the message's sender and MSH-10, and among them the one with the same bytes."""
+    earlier = _find(session, header)
+    return earlier, next((row for row in earlier if row.content_sha256 == digest), None)
+
+
+def new_row(
+    header: MessageHeader, content: bytes, digest: str, peer: str, *, status: str, ack: bytes | None, **values: object
+) -> Hl7v2Message:
+    """An inbox row for a received message; ``values`` sets further columns."""
+    app, facility, control_id = _key(header)
+    return Hl7v2Message(
+        received_at=_now(), peer=peer[:255], sending_application=app, sending_facility=facility,
+        control_id=control_id, message_type=header.message_type[:16], trigger_event=header.trigger_event[:16],
+        content=content, content_sha256=digest, status=status, ack=ack, **{"attempts": 0, **values},
+    )  # fmt: skip
+
+
+def conflict_row(
+    header: MessageHeader, content: bytes, digest: str, peer: str, original: int, conflict_ack: Callable[[int], bytes]
+) -> Hl7v2Message:
+    """The row keeping a message that reuses the MSH-10 of row ``original`` with other content."""
+    app, facility, _ = _key(header)
+    error = (
+        f"Message control id `{header.control_id}` from `{app}` at `{facility}` was already "
+        f"received with different content (inbox #{original}); kept for review, not applied."
+    )
+    return new_row(
+        header, content, digest, peer, status=CONFLICT, ack=conflict_ack(original), error=error, error_location="MSH[1]-10"
+    )
+
+
 def receive(
     factory: sessionmaker[Session],
     header: MessageHeader,
@@ -98,6 +133,7 @@ def receive(
     lease: float,
     accept_ack: bytes | None,
     conflict_ack: Callable[[int], bytes],
+    rejected: tuple[str, str] | None = None,
 ) -> Receipt:
     """Store a received message and commit, or find the identical message stored before.
 
@@ -105,32 +141,23 @@ def receive(
     :param lease: seconds the claim holds.
     :param accept_ack: the ACK already decided (CA, deferred AA), stored with the row.
     :param conflict_ack: builds the error ACK for a reused MSH-10, given the original row's pk.
+    :param rejected: ``(error, location)`` of a message refused at receipt (a commit reject):
+        kept as ``rejected`` for review, never mapped; ``accept_ack`` is its ACK.
     :raises sqlalchemy.exc.SQLAlchemyError: the row could not be committed; no positive ACK may be sent.
     """
     digest = hashlib.sha256(content).hexdigest()
     try:
         with unit_of_work(factory) as session:
-            earlier = _find(session, header)
-            same = next((row for row in earlier if row.content_sha256 == digest), None)
+            earlier, same = lookup(session, header, digest)
             if same is not None:
                 return Receipt(same.pk, same.status, same.ack, duplicate=True)
-            app, facility, control_id = _key(header)
-            now = _now()
-            row = Hl7v2Message(
-                received_at=now, peer=peer[:255], sending_application=app, sending_facility=facility,
-                control_id=control_id, message_type=header.message_type[:16],
-                trigger_event=header.trigger_event[:16], content=content, content_sha256=digest,
-                status=CONFLICT if earlier else PENDING, attempts=0, ack=accept_ack,
-                claimed_by=None if earlier else claim_token,
-                claimed_until=now + timedelta(seconds=lease) if claim_token and not earlier else None,
-            )  # fmt: skip
             if earlier:
-                row.error = (
-                    f"Message control id `{header.control_id}` from `{app}` at `{facility}` was already "
-                    f"received with different content (inbox #{earlier[0].pk}); kept for review, not applied."
-                )
-                row.error_location = "MSH[1]-10"
-                row.ack = conflict_ack(earlier[0].pk)
+                row = conflict_row(header, content, digest, peer, earlier[0].pk, conflict_ack)
+            elif rejected:
+                row = new_row(header, content, digest, peer, status=REJECTED, ack=accept_ack, error=rejected[0], error_location=rejected[1])
+            else:
+                until = _now() + timedelta(seconds=lease) if claim_token else None
+                row = new_row(header, content, digest, peer, status=PENDING, ack=accept_ack, claimed_by=claim_token, claimed_until=until)
             session.add(row)
             session.flush()
             return Receipt(row.pk, row.status, row.ack)

@@ -17,13 +17,12 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
-import orjson
 from sqlalchemy import select, update
 
 from adapters.hl7v2.ack import AckError, ErrorCode, ErrorLocation
 from adapters.hl7v2.errors import CharacterSetError, HeaderError
 from adapters.hl7v2.handler import acknowledge
-from adapters.hl7v2.header import decode_message, parse_header
+from adapters.hl7v2.header import MessageHeader, decode_message, parse_header
 from adapters.hl7v2.inbox import DONE, ERROR, PENDING, REJECTED
 from adapters.hl7v2.mapping import MappedResource, MappingError, UnsupportedMessage, to_fhir
 from adapters.hl7v2.parse import ParseError
@@ -35,9 +34,10 @@ from models import Hl7v2Message
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Outcome", "process"]
+__all__ = ["Outcome", "WriteFailed", "apply", "process"]
 
 _CONTEXT = RequestContext(actor="hl7v2")
+_INBOX = Hl7v2Message.__table__
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,28 +70,29 @@ def _map(content: bytes) -> list[MappedResource]:
         raise _Failure(ERROR, exc.ack_error(), exc.where) from exc
 
 
-def _unchanged(repo: SqlRepository, item: MappedResource) -> bool | None:
-    """Whether the stored resource equals ``item`` (``None``: not stored, or deleted)."""
+def _exists(repo: SqlRepository, item: MappedResource) -> bool:
+    """Whether the resource is stored and not deleted."""
     resource = item.resource
     try:
-        stored = orjson.loads(repo.read(resource["resourceType"], resource["id"]).content or b"{}")
+        repo.read(resource["resourceType"], resource["id"])
     except (NotFound, Gone):
-        return None
-    stored.pop("meta", None)
-    return bool(stored == resource)
+        return False
+    return True
 
 
 def _write(session: Session, mapped: list[MappedResource]) -> tuple[str, ...]:
     """Write every resource through the repository; skip those already identical."""
     repo = SqlRepository(session, _CONTEXT)
     for item in mapped:
-        unchanged = _unchanged(repo, item)
-        # A re-processed message must not pile up identical versions.
-        if unchanged or (unchanged is not None and not item.replace):
+        # A resource only referenced (e.g. the Patient of a lab result) must not
+        # overwrite what its own message (ADT) stored.
+        if not item.replace and _exists(repo, item):
             continue
         resource = item.resource
         try:
-            repo.update(resource["resourceType"], resource["id"], resource)
+            # skip_unchanged: a re-processed message must not pile up identical
+            # versions; the repository compares under its row lock, saving a read.
+            repo.update(resource["resourceType"], resource["id"], resource, skip_unchanged=True)
         except InvalidResource as exc:
             issue = exc.issues[0]
             text = f"The mapped `{item.reference}` is invalid: {issue.diagnostics} (at `{issue.expression}`)."
@@ -106,32 +107,67 @@ def _finish(session: Session, pk: int, token: str, outcome: Outcome, where: str 
         "processed_at": datetime.now(timezone.utc),
         "claimed_by": None,
         "claimed_until": None,
-        "attempts": Hl7v2Message.attempts + 1,
+        "attempts": _INBOX.c.attempts + 1,
         "error": outcome.error,
         "error_location": where,
         "resources": "\n".join(outcome.resources) or None,
     }
     if not keep_ack:
         values["ack"] = outcome.ack
-    result = session.execute(
-        update(Hl7v2Message)
-        .where(Hl7v2Message.pk == pk, Hl7v2Message.claimed_by == token, Hl7v2Message.status == PENDING)
+    # A Core statement on the connection: the ORM's bulk-update bookkeeping is pure overhead here.
+    result = session.connection().execute(
+        update(_INBOX)
+        .where(_INBOX.c.pk == pk, _INBOX.c.claimed_by == token, _INBOX.c.status == PENDING)
         .values(**values)
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-def process(factory: sessionmaker[Session], pk: int, token: str) -> Outcome | None:
+class WriteFailed(Exception):
+    """A mapped resource was refused after others were written: roll back, then record ``outcome``."""
+
+    def __init__(self, outcome: Outcome, where: str | None) -> None:
+        super().__init__(outcome.error)
+        self.outcome, self.where = outcome, where
+
+
+def _failed(header: MessageHeader, failure: _Failure) -> Outcome:
+    ack = acknowledge(header, [failure.error], reject=failure.status == REJECTED)
+    return Outcome(failure.status, ack, failure.error.message)
+
+
+def apply(session: Session, header: MessageHeader, content: bytes) -> tuple[Outcome, str | None]:
+    """Map a message and write its resources in ``session`` (which the caller commits).
+
+    :returns: the outcome and, for a failure, where in the message it lies; a
+        message that cannot be mapped writes nothing.
+    :raises WriteFailed: a resource was refused after others were written.
+    """
+    try:
+        mapped = _map(content)
+    except _Failure as failure:
+        return _failed(header, failure), failure.where
+    try:
+        resources = _write(session, mapped)
+    except _Failure as failure:
+        raise WriteFailed(_failed(header, failure), failure.where) from failure
+    return Outcome(DONE, acknowledge(header), None, resources), None
+
+
+def process(
+    factory: sessionmaker[Session], pk: int, token: str, *, content: bytes | None = None, stored_ack: bytes | None = None
+) -> Outcome | None:
     """Map and apply inbox row ``pk`` under claim ``token``.
 
+    :param content: the row's message, when the caller has it (saves reading it back);
+        ``stored_ack`` is then the row's stored ACK.
     :returns: the outcome, or ``None`` when the claim was lost to another worker.
     :raises sqlalchemy.exc.SQLAlchemyError: the database failed; the row stays pending.
     """
-    with unit_of_work(factory, write=False) as session:
-        row = session.execute(
-            select(Hl7v2Message.content, Hl7v2Message.ack).where(Hl7v2Message.pk == pk)
-        ).one()
-    content, stored_ack = row.content, row.ack
+    if content is None:
+        with unit_of_work(factory, write=False) as session:
+            row = session.execute(select(_INBOX.c.content, _INBOX.c.ack).where(_INBOX.c.pk == pk)).one()
+        content, stored_ack = row.content, row.ack
     header = parse_header(content)
     try:
         mapped = _map(content)
@@ -143,9 +179,7 @@ def process(factory: sessionmaker[Session], pk: int, token: str) -> Outcome | No
                 return None
         return outcome
     except _Failure as failure:
-        reject = failure.status == REJECTED
-        ack = acknowledge(header, [failure.error], reject=reject)
-        outcome = Outcome(failure.status, ack, failure.error.message)
+        outcome = _failed(header, failure)
         with unit_of_work(factory) as session:
             if not _finish(session, pk, token, outcome, failure.where, stored_ack is not None):
                 return None

@@ -8,10 +8,11 @@ prepared once whatever the resource. SQLite, in-process, runs plain statements.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, insert, select, text, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import sqlite
 
 from fhir_server.repository._indexing import clear_index, pg_index_ctes, pg_index_params, write_index
@@ -28,17 +29,38 @@ _ROW_VALUES = {
     "deleted": bindparam("deleted"),
     "content": bindparam("content"),
 }
+def _pg_sql(statement: str) -> str:
+    """``:name`` placeholders as psycopg2's ``%(name)s`` (the statements contain no literal ``%``)."""
+    return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement)
+
+
+def _pg_execute(connection: Connection, statement: str, params: dict[str, Any]) -> Any:
+    """Run a write statement on the session's own DBAPI connection, inside its transaction.
+
+    Profiling the HL7 and transaction paths showed SQLAlchemy building result
+    metadata for these ``text()`` statements on every call (about a fifth of the
+    write's Python time); the fixed statements need none of it.
+    """
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        cursor.execute(statement, params)
+        row = cursor.fetchone()
+    finally:
+        cursor.close()
+    return row[0] if row else None
+
+
 _RETURNING = "RETURNING pk, resource_type, fhir_id, version_id, last_updated, content"
 _HISTORY = (
     "h AS (INSERT INTO resource_history (resource_pk, resource_type, fhir_id, version_id, last_updated, method, content) "
     "SELECT pk, resource_type, fhir_id, version_id, last_updated, :method, content FROM w)"
 )
-_PG_INSERT_NEW = text(
+_PG_INSERT_NEW = _pg_sql(
     "WITH w AS (INSERT INTO resource (resource_type, fhir_id, version_id, last_updated, deleted, content) "
     "VALUES (:resource_type, :fhir_id, :version_id, :last_updated, :deleted, :content) "
     f"ON CONFLICT DO NOTHING {_RETURNING}), {_HISTORY}, {pg_index_ctes('w')} SELECT pk FROM w"
 )
-_PG_WRITE_VERSION = text(
+_PG_WRITE_VERSION = _pg_sql(
     "WITH w AS (UPDATE resource SET version_id = :version_id, last_updated = :last_updated, deleted = :deleted, "
     f"content = :content WHERE pk = :row_pk {_RETURNING}), {_HISTORY}, {pg_index_ctes('w')} SELECT pk FROM w"
 )
@@ -81,7 +103,7 @@ def insert_new(
     """Insert version 1 of a resource with its index rows; its row key, or ``None`` if the id is taken."""
     params = _params(resource_type, fhir_id, 1, now, content, method)
     if connection.dialect.name == "postgresql":
-        return connection.execute(_PG_INSERT_NEW, {**params, **pg_index_params(index)}).scalar_one_or_none()
+        return _pg_execute(connection, _PG_INSERT_NEW, {**params, **pg_index_params(index)})  # type: ignore[no-any-return]
     pk = connection.execute(_SQLITE_INSERT_NEW, params).scalar_one_or_none()
     if pk is not None:
         connection.execute(_INSERT_HISTORY, {**params, "resource_pk": pk})
@@ -103,7 +125,7 @@ def write_version(
     """Make ``version`` current (``content=None`` records a delete), keep it in history, replace its index rows."""
     params = {**_params(resource_type, fhir_id, version, now, content, method), "row_pk": row_pk}
     if connection.dialect.name == "postgresql":
-        connection.execute(_PG_WRITE_VERSION, {**params, **pg_index_params(index)})
+        _pg_execute(connection, _PG_WRITE_VERSION, {**params, **pg_index_params(index)})
         return
     connection.execute(_UPDATE_ROW, params)
     connection.execute(_INSERT_HISTORY, {**params, "resource_pk": row_pk})
@@ -111,7 +133,7 @@ def write_version(
     write_index(connection, row_pk, resource_type, index)
 
 
-_PG_REPLACE_INDEX = text(
+_PG_REPLACE_INDEX = _pg_sql(
     f"WITH w AS (SELECT pk, resource_type FROM resource WHERE pk = :row_pk), {pg_index_ctes('w')} SELECT pk FROM w"
 )
 
@@ -119,7 +141,7 @@ _PG_REPLACE_INDEX = text(
 def replace_index(connection: Connection, row_pk: int, resource_type: str, index: list[IndexValue]) -> None:
     """Replace a resource's index rows without writing a version (reindexing)."""
     if connection.dialect.name == "postgresql":
-        connection.execute(_PG_REPLACE_INDEX, {"row_pk": row_pk, **pg_index_params(index)})
+        _pg_execute(connection, _PG_REPLACE_INDEX, {"row_pk": row_pk, **pg_index_params(index)})
         return
     clear_index(connection, row_pk)
     write_index(connection, row_pk, resource_type, index)

@@ -69,8 +69,14 @@ class FhirRepository(Protocol):
         """Validate without storing (http://hl7.org/fhir/R4/resource-operation-validate.html)."""
         ...
 
-    def create(self, resource: dict[str, Any], *, method: str = "POST") -> StoredResource:
+    def create(self, resource: dict[str, Any], *, method: str = "POST", resource_id: str | None = None) -> StoredResource:
         """Create with a server-assigned id (http://hl7.org/fhir/R4/http.html#create)."""
+        ...
+
+    def patch(
+        self, resource_type: str, resource_id: str, patch: Any, media_type: str, *, if_match: int | None = None
+    ) -> StoredResource:
+        """JSON Patch or FHIRPath Patch (http://hl7.org/fhir/R4/http.html#patch)."""
         ...
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource:

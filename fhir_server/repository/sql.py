@@ -106,15 +106,30 @@ class SqlRepository:
 
     # -- writes ---------------------------------------------------------------------
 
-    def create(self, resource: dict[str, Any], *, method: str = "POST") -> StoredResource:
-        """Create with a new server-assigned id; any id in the body is ignored, as R4 requires."""
+    def create(
+        self, resource: dict[str, Any], *, method: str = "POST", resource_id: str | None = None
+    ) -> StoredResource:
+        """Create with a new server-assigned id; any id in the body is ignored, as R4 requires.
+
+        :param resource_id: the server-assigned id to use instead of a fresh UUID; a
+            transaction assigns every id before its first write so entries can refer to each other.
+        """
         self._require_valid(resource)
         resource_type = resource["resourceType"]
         self.access.check(self.context, "create", resource_type, resource)
         begin_write(self.session)
-        stored = self._insert_new(resource_type, str(uuid.uuid4()), resource, method)
-        assert stored is not None, "a fresh UUID cannot collide"
+        stored = self._insert_new(resource_type, resource_id or str(uuid.uuid4()), resource, method)
+        if stored is None:
+            raise Conflict(f"Resource `{resource_type}/{resource_id}` already exists, so it cannot be created again.")
         return stored
+
+    def patch(
+        self, resource_type: str, resource_id: str, patch: Any, media_type: str, *, if_match: int | None = None
+    ) -> StoredResource:
+        """Apply a JSON Patch or FHIRPath Patch and store the result (http://hl7.org/fhir/R4/http.html#patch)."""
+        from fhir_server.repository._patch import patch_resource  # the patch languages load on first use
+
+        return patch_resource(self, resource_type, resource_id, patch, media_type, if_match=if_match)
 
     def update(
         self,

@@ -9,6 +9,7 @@ from flask import Response
 
 from conformance.capability import build_capability_statement
 from fhir_server.rest.http import base_url, json_response
+from fhir_server.rest.request_scope import server_state
 
 
 def capabilities() -> Response:
@@ -16,4 +17,5 @@ def capabilities() -> Response:
     from fhir_server.rest.routes import ROUTES  # the table imports this module
 
     routed = [(route.level, route.interaction) for route in ROUTES]
-    return json_response(build_capability_statement(routed, base_url()))
+    mode = "multiple" if server_state().settings.conditional_delete_max > 1 else "single"
+    return json_response(build_capability_statement(routed, base_url(), conditional_delete=mode))

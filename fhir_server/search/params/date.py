@@ -22,7 +22,9 @@ MODIFIERS: frozenset[str] = frozenset()
 
 def range_condition(low: object, high: object, prefix: str, sl: datetime, sh: datetime, context: PlanContext) -> ColumnElement[bool]:
     """The prefix rule for stored range ``[low, high]`` (columns) and search range ``[sl, sh]``."""
-    contained = and_(low >= sl, high <= sh)  # type: ignore[operator]
+    # Stored ranges have low <= high, so "contained" implies low <= sh: the extra
+    # bound on low (the leading index column) lets the index range scan stop early.
+    contained = and_(low >= sl, high <= sh, low <= sh)  # type: ignore[operator]
     if prefix == "eq":
         return contained
     if prefix == "ne":
@@ -32,9 +34,9 @@ def range_condition(low: object, high: object, prefix: str, sl: datetime, sh: da
     if prefix == "lt":
         return low < sl  # type: ignore[operator,return-value]
     if prefix == "ge":
-        return or_(high > sh, contained)  # type: ignore[operator]
+        return and_(high >= sl, or_(high > sh, contained))  # type: ignore[operator]
     if prefix == "le":
-        return or_(low < sl, contained)  # type: ignore[operator]
+        return and_(low <= sh, or_(low < sl, contained))  # type: ignore[operator]
     if prefix == "sa":
         return low > sh  # type: ignore[operator,return-value]
     if prefix == "eb":

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import socket
+import subprocess
+import sys
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -78,3 +82,24 @@ def rows(factory: sessionmaker[Session]) -> list[Hl7v2Message]:
     """Every inbox row, oldest first."""
     with unit_of_work(factory, write=False) as session:
         return list(session.scalars(select(Hl7v2Message).order_by(Hl7v2Message.pk)))
+
+
+def mllp_send(port: int, messages: list[bytes]) -> list[bytes]:
+    """Send ``messages`` with python-hl7's ``mllp_send``, a separate client process; return the ACKs.
+
+    ``mllp_send`` reads MLLP-framed messages from a file (its stdin mode mixes
+    str and bytes on Python 3), sends each and prints each ACK as received
+    (framed) followed by a newline; it waits for an ACK after every message,
+    so only messages that get one may be sent with it.
+    """
+    with tempfile.TemporaryDirectory() as folder:
+        stream = Path(folder) / "messages.mllp"
+        stream.write_bytes(b"".join(encode_frame(message) for message in messages))
+        command = [sys.executable, "-m", "hl7.client", "--port", str(port), "--file", str(stream), "127.0.0.1"]
+        done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    decoder = MllpDecoder()
+    # The newline after each ACK is stray bytes to the decoder.
+    acks = [e.payload for e in decoder.feed(done.stdout) if isinstance(e, Frame)]
+    assert len(acks) == len(messages), done.stdout
+    return acks

@@ -1,0 +1,144 @@
+"""``fhir-server load``: files into the repository, in parallel where that is safe.
+
+Transaction and batch Bundles go through :func:`process_bundle`, exactly as
+``POST [base]`` does (conditional references, ``ifNoneExist``, ``urn:uuid``
+links), except that a POST entry with a ``urn:uuid:`` fullUrl keeps that UUID as
+its id, so loading a file twice stores nothing new. NDJSON lines and single
+resources are stored in transactions of :data:`BATCH` resources; when one fails,
+its resources are retried one by one so the report names the failing line.
+
+Files are spread over a process pool, each process with its own engine, on
+PostgreSQL; SQLite allows one writer at a time, so there it loads in-process.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from fhir_server.config import load_settings
+from fhir_server.db import unit_of_work
+from fhir_server.errors import FhirError
+from fhir_server.loader import BundleGroup, LoadError, LoadItem, read_groups
+from fhir_server.repository import SqlRepository
+from fhir_server.repository.bundle_processor import BundleOptions, process_bundle
+from fhir_server.repository.context import RequestContext
+from fhir_server.state import ServerState
+
+#: Resources per database transaction for NDJSON lines and single resources.
+BATCH = 500
+_LOCAL_BASE = "http://localhost/fhir"
+_state: ServerState | None = None
+
+
+@dataclass
+class FileResult:
+    """What loading one file did."""
+
+    path: Path
+    stored: int = 0
+    failures: list[str] = field(default_factory=list)
+
+
+def default_jobs(database_url: str) -> int:
+    """Processes to load with: one per core on PostgreSQL, one on SQLite (a single writer)."""
+    return 1 if make_url(database_url).get_backend_name() == "sqlite" else os.cpu_count() or 1
+
+
+def load_files(files: list[Path], jobs: int, on_result: Callable[[FileResult], None]) -> None:
+    """Load ``files``, calling ``on_result`` as each one finishes (in the calling process)."""
+    if jobs <= 1:
+        state = ServerState.from_settings(load_settings())
+        try:
+            for path in files:
+                on_result(load_file(path, state))
+        finally:
+            state.engine.dispose()
+        return
+    with ProcessPoolExecutor(jobs, initializer=_init_worker) as pool:
+        for result in pool.map(load_file, files, chunksize=1):
+            on_result(result)
+
+
+def _init_worker() -> None:
+    global _state
+    _state = ServerState.from_settings(load_settings())
+
+
+def load_file(path: Path, state: ServerState | None = None) -> FileResult:
+    """Store everything in one file; failures are collected, never raised.
+
+    :param state: the engine to use; a pool worker's own when not given.
+    """
+    state = state or _state
+    assert state is not None, "pool workers set their state in _init_worker"
+    result = FileResult(path)
+    pending: list[LoadItem] = []
+    try:
+        for group in read_groups(path):
+            if isinstance(group, LoadError):
+                result.failures.append(str(group))
+            elif isinstance(group, BundleGroup):
+                _store_bundle(state, group, result)
+            else:
+                pending += group
+                if len(pending) >= BATCH:
+                    _store_items(state, pending, result)
+                    pending = []
+        _store_items(state, pending, result)
+    except LoadError as exc:
+        result.failures.append(str(exc))
+    return result
+
+
+def _store_bundle(state: ServerState, group: BundleGroup, result: FileResult) -> None:
+    base = state.settings.base_url or _LOCAL_BASE
+    options = BundleOptions(base_url=base, prefer_return="minimal", ids_from_uuid=True)
+    try:
+        with unit_of_work(state.sessions) as session:
+            response = process_bundle(SqlRepository(session, RequestContext(actor="cli-load")), group.bundle, options)
+    except FhirError as exc:
+        result.failures.append(f"{group.origin}: {exc.diagnostics}")
+        return
+    for index, entry in enumerate(response["entry"]):
+        outcome = entry["response"].get("outcome")
+        if outcome is not None:  # a failed batch entry
+            result.failures.append(f"{group.origin} entry {index}: {outcome['issue'][0]['diagnostics']}")
+        elif entry["response"]["status"][:1] == "2":
+            result.stored += 1
+
+
+def _store_items(state: ServerState, items: list[LoadItem], result: FileResult) -> None:
+    if not items:
+        return
+    try:
+        result.stored += _write(state, items)
+    except LoadError as exc:
+        if len(items) == 1:
+            result.failures.append(str(exc))
+            return
+        for item in items:  # isolate the failing resource; the others still load
+            try:
+                result.stored += _write(state, [item])
+            except LoadError as exc:
+                result.failures.append(str(exc))
+
+
+def _write(state: ServerState, items: list[LoadItem]) -> int:
+    with unit_of_work(state.sessions) as session:
+        repo = SqlRepository(session, RequestContext(actor="cli-load"))
+        for item in items:
+            try:
+                if item.resource.get("id"):
+                    repo.update(item.resource["resourceType"], item.resource["id"], item.resource)
+                else:
+                    repo.create(item.resource)
+            except FhirError as exc:
+                raise LoadError(f"{item.origin}: {exc.diagnostics}") from exc
+    return len(items)
+
