@@ -12,6 +12,7 @@ from adapters.dicom.wado import blueprint as dicomweb_blueprint
 from fhir_server.config import load_settings
 from fhir_server.rest import blueprint as rest_blueprint
 from fhir_server.state import EXTENSION_KEY, ServerState
+from ml.auto_risk import start_from_environment
 
 
 def create_app(config: Mapping[str, Any] | None = None) -> Flask:
@@ -25,6 +26,8 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # Werkzeug enforces the body limit while streaming; the REST layer turns it into a 413 OperationOutcome.
     app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
     app.extensions[EXTENSION_KEY] = ServerState.from_settings(settings)
+    # FHIR_SERVER_AUTO_RISK=1: re-score patients in the background after vital-sign writes.
+    start_from_environment(app.extensions[EXTENSION_KEY].sessions)
     app.register_blueprint(rest_blueprint, url_prefix="/fhir")
     # DICOMweb retrieval of stored instances, so ImagingStudy endpoints resolve.
     app.register_blueprint(dicomweb_blueprint)

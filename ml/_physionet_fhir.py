@@ -5,7 +5,6 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ml._index import observation_index_id
 from ml.physionet_codes import PARAMETER_SYSTEM, RECORD_ID_SYSTEM
 from ml.vitals_codes import LOINC, UCUM
 
@@ -121,25 +120,3 @@ def observation_resource(
             ]
         }
     return observation
-
-
-def index_resource(pid: str, eid: str, observation_ids: list[str], anchor: datetime) -> dict[str, Any]:
-    """Return the List of a patient's Observations (read by :func:`ml.store.observations_for_patient`)."""
-    index: dict[str, Any] = {
-        "resourceType": "List",
-        "id": observation_index_id(pid),
-        "status": "current",
-        "mode": "snapshot",
-        "title": "Observations imported from the PhysioNet Challenge 2012 record",
-        "subject": _reference("Patient", pid),
-        "encounter": _reference("Encounter", eid),
-        "date": _instant(anchor),
-    }
-    if observation_ids:
-        index["entry"] = [{"item": _reference("Observation", oid)} for oid in observation_ids]
-    else:
-        # R4 List invariant lst-1: a List without entries must say why.
-        index["emptyReason"] = {
-            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/list-empty-reason", "code": "nilknown"}]
-        }
-    return index

@@ -24,6 +24,9 @@ _BAND_RISK = {
     RiskBand.MEDIUM: "moderate",
     RiskBand.HIGH: "high",
 }
+#: Default probability at or above which a Flag is raised. A placeholder for
+#: a site to set: it should come from the alert rate a ward can act on.
+DEFAULT_THRESHOLD = 0.3
 #: Below this probability the model's risk is called low (about half the
 #: challenge's 14 % mortality).
 LOW_RISK_BELOW = 0.07
@@ -93,10 +96,13 @@ def model_assessment(
             {
                 "system": METHOD_SYSTEM,
                 "code": model.name,
-                "display": f"GRU-D in-hospital mortality model {model.version}",
+                "display": f"In-hospital mortality ensemble (GRU-D + boosted trees) {model.version}",
             }
         ],
-        "text": f"GRU-D in-hospital mortality model {model.version}, trained on PhysioNet Challenge 2012 data",
+        "text": (
+            f"In-hospital mortality ensemble {model.version} (GRU-D networks and boosted trees), "
+            "trained on PhysioNet Challenge 2012 data"
+        ),
     }
     resource = _base(rid, patient, encounter, method)
     # Scoring before 48 hours of data is outside what the model was validated on.

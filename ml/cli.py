@@ -116,11 +116,12 @@ def _store_batch(state: ServerState, converted: list[tuple[Path, list[dict[str, 
 @ml.command()
 @click.option("--data", type=click.Path(exists=True, file_okay=False, path_type=Path), default=DEFAULT_DATA_DIR)
 @click.option("--seed", default=2012, show_default=True, type=int)
-@click.option("--max-epochs", default=60, show_default=True, type=click.IntRange(1))
+@click.option("--max-epochs", default=30, show_default=True, type=click.IntRange(1))
+@click.option("--networks", default=3, show_default=True, type=click.IntRange(1), help="Seeded networks to average.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=_MODEL_DIR, show_default=True)
 @click.option("--no-cache", is_flag=True, help="Rebuild the features instead of reading var/ml-cache/.")
-def train(data: Path, seed: int, max_epochs: int, out: Path, no_cache: bool) -> None:
-    """Train the mortality model on set A and half of set B; write it to OUT."""
+def train(data: Path, seed: int, max_epochs: int, networks: int, out: Path, no_cache: bool) -> None:
+    """Train the mortality ensemble on set A and half of set B; write it to OUT."""
     from ml.dataset import load_examples, split_examples
     from ml.training import TrainingOptions
     from ml.training import train as fit
@@ -128,8 +129,8 @@ def train(data: Path, seed: int, max_epochs: int, out: Path, no_cache: bool) -> 
     examples = load_examples(data, cache=not no_cache)
     splits = split_examples(examples, seed)
     click.echo(f"Train {len(splits.train)}, validation {len(splits.validation)}, test {len(splits.test)} (not used).")
-    command = f"fhir-server ml train --seed {seed} --max-epochs {max_epochs}"
-    model = fit(splits, TrainingOptions(seed=seed, max_epochs=max_epochs), command=command)
+    command = f"fhir-server ml train --seed {seed} --max-epochs {max_epochs} --networks {networks}"
+    model = fit(splits, TrainingOptions(seed=seed, max_epochs=max_epochs, networks=networks), command=command)
     model.save(out)
     click.echo(f"Saved the model to {out} (validation AUROC {model.metadata['validation_auroc']:.4f}).")
 

@@ -212,23 +212,26 @@ def _nan_stat(function: Any, data: NDArray[Any], fallback: float) -> list[float]
 def model_inputs(
     features: Sequence[PatientFeatures], normalisation: Normalisation
 ) -> tuple[NDArray[np.float32], NDArray[np.float32]]:
-    """Return ``(sequence, static)`` arrays for the model; see the module docstring."""
+    """Return ``(sequence, static)`` arrays for the model; see the module docstring.
+
+    Vectorised over patients and hours: carrying values forward is a running
+    maximum of "hour last observed", then one gather.
+    """
     count, variables = len(features), len(VARIABLE_NAMES)
-    sequence = np.zeros((count, HOURS, 3 * variables), dtype=np.float32)
-    static = np.zeros((count, len(STATIC_NAMES)), dtype=np.float32)
+    rows = [_static_row(f, normalisation) for f in features]
+    static = np.array(rows, dtype=np.float32).reshape(count, len(STATIC_NAMES))
+    if count == 0:
+        return np.zeros((0, HOURS, 3 * variables), dtype=np.float32), static
+    values = np.stack([f.values for f in features])  # (N, 48, V)
+    observed = ~np.isnan(values)
     mean, std = np.asarray(normalisation.mean), np.asarray(normalisation.std)
-    for i, patient in enumerate(features):
-        observed = ~np.isnan(patient.values)
-        standard = np.where(observed, (patient.values - mean) / std, 0.0)
-        carried = np.zeros(variables)
-        since = np.zeros(variables)
-        for hour in range(HOURS):
-            carried = np.where(observed[hour], standard[hour], carried)
-            since = np.where(observed[hour], 0.0, since + 1.0)
-            sequence[i, hour, :variables] = carried
-            sequence[i, hour, variables : 2 * variables] = observed[hour]
-            sequence[i, hour, 2 * variables :] = since / HOURS
-        static[i] = _static_row(patient, normalisation)
+    standard = np.where(observed, (values - mean) / std, 0.0)
+    hours = np.arange(HOURS)[None, :, None]
+    last_seen = np.maximum.accumulate(np.where(observed, hours, -1), axis=1)
+    carried = np.where(last_seen >= 0, np.take_along_axis(standard, last_seen.clip(min=0), axis=1), 0.0)
+    # Before the first observation the count starts at 1 in hour 0, as if last seen at hour -1.
+    since = (hours - last_seen) / HOURS
+    sequence = np.concatenate([carried, observed, since], axis=2).astype(np.float32)
     return sequence, static
 
 

@@ -1,4 +1,4 @@
-"""The in-hospital mortality model: a GRU-D-style recurrent network in Keras.
+"""The in-hospital mortality model: GRU-D-style networks in Keras plus boosted trees.
 
 Architecture (after Che et al., "Recurrent Neural Networks for Multivariate
 Time Series with Missing Values", Sci Rep 2018, input decay only):
@@ -12,24 +12,33 @@ Time Series with Missing Values", Sci Rep 2018, input decay only):
   joined with a small dense encoding of the static descriptors, and a dense
   head gives the probability of in-hospital death.
 
+The shipped model is an ensemble: several such networks trained with different
+seeds, and gradient-boosted trees on per-variable summary statistics
+(:mod:`ml.summary`, :mod:`ml.trees`). Their log-odds are averaged (networks
+first, then networks and trees with the weight chosen on the validation split).
+Serving runs the networks through one ``tf.function`` with a fixed input
+signature (traced once, no Keras ``predict`` loop) and the trees in NumPy.
+
 The trained model ships as ``ml/artifacts/model.npz`` (weights) and
 ``ml/artifacts/model.json`` (architecture settings, normalisation statistics,
 feature spec, seed, command). Weights are stored as plain arrays and the
 architecture is rebuilt from the settings, so loading needs no pickled code.
-TensorFlow is imported only here and in :mod:`ml.training`.
+TensorFlow is imported only here, in :mod:`ml.training` and in :mod:`ml._tensorflow`.
 """
 
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ml._tensorflow import keras
+from ml._tensorflow import keras, tf
 from ml.features import HOURS, STATIC_NAMES, VARIABLE_NAMES, Normalisation, model_inputs
+from ml.summary import SUMMARY_NAMES, summary_matrix
+from ml.trees import TreeEnsemble
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -46,12 +55,13 @@ __all__ = [
     "TrainedModel",
     "build_model",
     "load_model",
+    "serving_function",
 ]
 
 #: Where the shipped model lives.
 ARTIFACTS_DIR = Path(__file__).resolve().parent / "artifacts"
 #: Name and version written into RiskAssessment.method.
-MODEL_NAME = "physionet2012-grud-mortality"
+MODEL_NAME = "physionet2012-mortality-ensemble"
 
 
 @dataclass(frozen=True)
@@ -62,6 +72,8 @@ class ModelSettings:
     static_units: int = 16
     head_units: int = 32
     dropout: float = 0.3
+    #: Weight of the trees' log-odds in the final average (networks get the rest).
+    tree_weight: float = 0.5
 
 
 class InputDecay(keras.layers.Layer):  # type: ignore[misc]  # Keras ships no type hints
@@ -89,7 +101,10 @@ def build_model(settings: ModelSettings) -> keras.Model:
     variables = len(VARIABLE_NAMES)
     sequence = keras.Input((HOURS, 3 * variables), name="sequence")
     static = keras.Input((len(STATIC_NAMES),), name="static")
-    hidden = keras.layers.GRU(settings.gru_units, name="gru")(InputDecay(variables, name="input_decay")(sequence))
+    # The 48 steps are fixed, so the GRU is unrolled into straight-line ops: no
+    # while-loop per call, about 3x faster for one patient and for batches alike.
+    gru = keras.layers.GRU(settings.gru_units, unroll=True, name="gru")
+    hidden = gru(InputDecay(variables, name="input_decay")(sequence))
     encoded = keras.layers.Dense(settings.static_units, activation="relu", name="static_dense")(static)
     joined = keras.layers.Dropout(settings.dropout)(keras.layers.Concatenate()([hidden, encoded]))
     head = keras.layers.Dense(settings.head_units, activation="relu", name="head")(joined)
@@ -98,15 +113,38 @@ def build_model(settings: ModelSettings) -> keras.Model:
     return keras.Model(inputs=[sequence, static], outputs=output, name="grud_mortality")
 
 
+def _logit(p: Any) -> Any:
+    return tf.math.log(p) - tf.math.log1p(-p)
+
+
+def serving_function(networks: Sequence[keras.Model]) -> Any:
+    """Return a ``tf.function`` giving the networks' mean log-odds, traced once for any batch size."""
+    signature = [
+        tf.TensorSpec((None, HOURS, 3 * len(VARIABLE_NAMES)), tf.float32, name="sequence"),
+        tf.TensorSpec((None, len(STATIC_NAMES)), tf.float32, name="static"),
+    ]
+
+    @tf.function(input_signature=signature)  # type: ignore[untyped-decorator]  # TensorFlow ships no type hints
+    def serve(sequence: Any, static: Any) -> Any:
+        # Clipping keeps a saturated sigmoid from giving an infinite logit.
+        outputs = [_logit(tf.clip_by_value(n([sequence, static], training=False), 1e-7, 1 - 1e-7)) for n in networks]
+        return tf.add_n(outputs)[:, 0] / len(outputs)
+
+    return serve
+
+
 @dataclass
 class TrainedModel:
-    """A network with the statistics and metadata it was trained with."""
+    """Networks and trees with the statistics and metadata they were trained with."""
 
-    network: keras.Model
+    networks: list[keras.Model]
     normalisation: Normalisation
     settings: ModelSettings
     #: Everything else in ``model.json``: seed, command, metrics, reference check.
     metadata: dict[str, Any]
+    #: Boosted trees on summary features; ``None`` for a networks-only model.
+    trees: TreeEnsemble | None = None
+    _serve: Any = field(default=None, init=False, repr=False)
 
     @property
     def name(self) -> str:
@@ -118,31 +156,54 @@ class TrainedModel:
         """Return the model's version label (from its training run)."""
         return str(self.metadata.get("version", "unversioned"))
 
-    def predict(self, features: Sequence[PatientFeatures], batch_size: int = 256) -> NDArray[np.float64]:
+    def predict(self, features: Sequence[PatientFeatures]) -> NDArray[np.float64]:
         """Return the probability of in-hospital death for each patient."""
         if not features:
             return np.zeros(0)
         sequence, static = model_inputs(features, self.normalisation)
-        probabilities = []
-        for begin in range(0, len(features), batch_size):
-            batch = [sequence[begin : begin + batch_size], static[begin : begin + batch_size]]
-            # predict_on_batch runs a compiled graph: about 1.5 ms a call on
-            # 2 cores, where calling the model eagerly takes about 150 ms.
-            probabilities.append(np.asarray(self.network.predict_on_batch(batch), dtype=np.float64)[:, 0])
-        return np.concatenate(probabilities)
+        return self.predict_arrays(sequence, static, summary_matrix(features) if self.trees is not None else None)
+
+    def predict_arrays(
+        self,
+        sequence: NDArray[np.float32],
+        static: NDArray[np.float32],
+        summary: NDArray[np.float32] | None = None,
+    ) -> NDArray[np.float64]:
+        """Return probabilities from precomputed inputs.
+
+        :param sequence: and ``static``: from :func:`ml.features.model_inputs`.
+        :param summary: from :func:`ml.summary.summary_matrix`; without it the trees are left out.
+        """
+        if self._serve is None:
+            self._serve = serving_function(self.networks)
+        logit = np.asarray(self._serve(sequence, static), dtype=np.float64)
+        if self.trees is not None and summary is not None:
+            weight = self.settings.tree_weight
+            logit = (1 - weight) * logit + weight * self.trees.raw_score(summary)
+        return np.asarray(1.0 / (1.0 + np.exp(-logit)), dtype=np.float64)
 
     def save(self, directory: Path) -> None:
         """Write ``model.npz`` and ``model.json`` to ``directory``."""
         directory.mkdir(parents=True, exist_ok=True)
-        weights = {f"w{i:02d}": array for i, array in enumerate(self.network.get_weights())}
-        np.savez_compressed(directory / "model.npz", **weights)
+        arrays: dict[str, Any] = {
+            f"n{k}_w{i:02d}": array
+            for k, network in enumerate(self.networks)
+            for i, array in enumerate(network.get_weights())
+        }
+        if self.trees is not None:
+            arrays.update(self.trees.to_arrays("trees_"))
+        np.savez_compressed(directory / "model.npz", **arrays)
         spec = {
             **self.metadata,
             "name": MODEL_NAME,
             "settings": self.settings.__dict__,
-            "features": {"hours": HOURS, "variables": list(VARIABLE_NAMES), "static": list(STATIC_NAMES)},
+            "networks": len(self.networks),
+            "features": {
+                "hours": HOURS, "variables": list(VARIABLE_NAMES), "static": list(STATIC_NAMES),
+                "summary": list(SUMMARY_NAMES) if self.trees is not None else [],
+            },
             "normalisation": self.normalisation.to_json(),
-        }
+        }  # fmt: skip
         (directory / "model.json").write_text(json.dumps(spec, indent=2) + "\n")
 
 
@@ -156,13 +217,18 @@ def load_model(directory: Path = ARTIFACTS_DIR) -> TrainedModel:
     if not spec_file.exists() or not weights_file.exists():
         raise FileNotFoundError(f"No trained model in `{directory}`: run `fhir-server ml train` first.")
     spec = json.loads(spec_file.read_text())
-    if tuple(spec["features"]["static"]) != STATIC_NAMES or spec["features"]["hours"] != HOURS:
+    shape = spec.pop("features")
+    summary = tuple(shape.get("summary") or ())
+    if tuple(shape["static"]) != STATIC_NAMES or shape["hours"] != HOURS or summary not in ((), SUMMARY_NAMES):
         raise ValueError(f"The model in `{directory}` was trained on other features than this code extracts.")
     settings = ModelSettings(**spec.pop("settings"))
     normalisation = Normalisation.from_json(spec.pop("normalisation"))
-    network = build_model(settings)
+    networks = []
     with np.load(weights_file) as stored:
-        network.set_weights([stored[name] for name in sorted(stored.files)])
-    spec.pop("features")
+        for k in range(int(spec.pop("networks"))):
+            network = build_model(settings)
+            network.set_weights([stored[name] for name in sorted(stored.files) if name.startswith(f"n{k}_w")])
+            networks.append(network)
+        trees = TreeEnsemble.from_arrays(stored, "trees_") if summary else None
     spec.pop("name")
-    return TrainedModel(network, normalisation, settings, spec)
+    return TrainedModel(networks, normalisation, settings, spec, trees)

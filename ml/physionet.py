@@ -2,7 +2,7 @@
 
 A record (one ``set-?/NNNNNN.txt`` file, CSV ``Time,Parameter,Value``) becomes
 one Patient, one Encounter for the ICU stay, one Observation per accepted
-measurement and one List indexing those Observations. Everything is a pure
+measurement (found again by ``Observation?subject=`` search). Everything is a pure
 function of the text, so ids are deterministic and re-importing a record
 updates it instead of duplicating it.
 
@@ -13,7 +13,6 @@ Ids (all FHIR ids of at most 64 characters):
 * Observation ``physionet2012-<RecordID>-L<line>``, ``line`` being the
   measurement's 1-based line in the source file, so an id never moves when
   the missing-value rules change
-* List ``<patient id>-observations`` (see :func:`ml.store.observation_index_id`)
 
 Times: the challenge gives only hours and minutes since ICU admission; every
 record is anchored at :data:`DEFAULT_ANCHOR` (configurable) so that
@@ -32,7 +31,6 @@ from typing import TYPE_CHECKING, Any
 
 from ml._physionet_fhir import (
     encounter_resource,
-    index_resource,
     observation_resource,
     patient_resource,
 )
@@ -219,7 +217,7 @@ def record_to_fhir(
     *,
     anchor: datetime = DEFAULT_ANCHOR,
 ) -> list[dict[str, Any]]:
-    """Return the record as FHIR R4 resources: Patient, Encounter, Observations, List.
+    """Return the record as FHIR R4 resources: Patient, Encounter, then Observations.
 
     :param outcome: the record's outcome, if known; it sets the discharge
         disposition and the date of death.
@@ -244,5 +242,4 @@ def record_to_fhir(
         patient_resource(pid, record.record_id, record.gender, outcome, anchor),
         encounter_resource(eid, pid, record.icu_type, outcome, anchor),
         *observations,
-        index_resource(pid, eid, [o["id"] for o in observations], anchor),
     ]

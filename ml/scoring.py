@@ -23,15 +23,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from ml._news2_fhir import latest_time, vital_signs
-from ml._risk_resources import flag_resource, model_assessment, news2_assessment
+import orjson
+
+from fhir_server.errors import FhirError
+from ml._news2_fhir import vital_signs
+from ml._risk_resources import DEFAULT_THRESHOLD, flag_resource, model_assessment, news2_assessment
 from ml.features import HOURS, extract
-from ml.news2 import News2Result, score_news2
-from ml.store import PatientRecord, load_patient, repository, store_resources
+from ml.news2 import News2Result, Parameter, score_news2
+from ml.store import PatientRecord, load_encounter, load_patient, repository
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session
 
+    from fhir_server.repository import SqlRepository, StoredResource
     from ml.model import TrainedModel
 
 __all__ = [
@@ -41,11 +45,8 @@ __all__ = [
     "assess",
     "derived_id",
     "score_patient",
+    "store_score",
 ]
-
-#: Default probability at or above which a Flag is raised. A placeholder for
-#: a site to set: it should come from the alert rate a ward can act on.
-DEFAULT_THRESHOLD = 0.3
 
 
 @dataclass(frozen=True)
@@ -102,10 +103,14 @@ def assess(
     pid = record.patient["id"]
     encounter_id = (record.encounter or {}).get("id")
     resources: list[dict[str, Any]] = []
-    news2_time = latest_time(record.observations)
+    # One pass over the Observations: the latest reading of each parameter; the
+    # newest of those is the latest NEWS2 reading, the time NEWS2 is scored at.
+    vitals = vital_signs(record.observations)
+    taken = [m.taken_at for p in Parameter if (m := vitals.get(p)) is not None]
+    news2_time = max(taken) if taken else None
     news2 = None
     if news2_time is not None:
-        news2 = score_news2(vital_signs(record.observations, news2_time), as_of=news2_time)
+        news2 = score_news2(vitals, as_of=news2_time)
         resources.append(news2_assessment(derived_id(pid, "news2"), pid, encounter_id, news2))
     start = admission_time(record)
     probability, flagged = None, False
@@ -133,33 +138,54 @@ def assess(
 
 
 def score_patient(
-    session: Session,
+    source: Session | SqlRepository,
     patient_id: str,
     model: TrainedModel,
     *,
     threshold: float = DEFAULT_THRESHOLD,
     now: datetime | None = None,
+    encounter_id: str | None = None,
 ) -> PatientScore:
-    """Read a patient, score it and store the RiskAssessments (and Flag) in ``session``.
+    """Read a patient, score it and store the RiskAssessments (and Flag).
 
     The caller owns the unit of work; nothing is committed here.
 
-    :raises fhir_server.errors.NotFound: if the Patient does not exist.
+    :param encounter_id: score this Encounter's stay instead of the patient's latest.
+    :raises fhir_server.errors.NotFound: if the Patient (or Encounter) does not exist.
     """
-    record = load_patient(session, patient_id)
-    previous_flag = _current(session, derived_id(patient_id, "mortality-flag"))
+    return store_score(source, model, patient_id=patient_id, encounter_id=encounter_id, threshold=threshold, now=now)[0]
+
+
+def store_score(
+    source: Session | SqlRepository,
+    model: TrainedModel,
+    *,
+    patient_id: str | None = None,
+    encounter_id: str | None = None,
+    threshold: float = DEFAULT_THRESHOLD,
+    now: datetime | None = None,
+) -> tuple[PatientScore, list[StoredResource]]:
+    """Score a patient (or one Encounter of theirs) and store the results; return both.
+
+    :raises fhir_server.errors.NotFound: if the Patient or Encounter does not exist.
+    """
+    repo = repository(source)
+    if encounter_id is not None:
+        record = load_encounter(repo, encounter_id)
+    elif patient_id is not None:
+        record = load_patient(repo, patient_id)
+    else:
+        raise ValueError("Give a patient_id or an encounter_id to score.")
+    pid = record.patient["id"]
+    previous_flag = _current(repo, derived_id(pid, "mortality-flag"))
     score = assess(record, model, threshold=threshold, now=now, previous_flag=previous_flag)
-    store_resources(session, score.resources)
-    return score
+    stored = [repo.update(r["resourceType"], r["id"], r).stored for r in score.resources]
+    return score, stored
 
 
-def _current(session: Session, flag_id: str) -> dict[str, Any] | None:
-    import orjson
-
-    from fhir_server.errors import FhirError
-
+def _current(repo: SqlRepository, flag_id: str) -> dict[str, Any] | None:
     try:
-        content = repository(session).read("Flag", flag_id).content
+        content = repo.read("Flag", flag_id).content
     except FhirError:
         return None
     return None if content is None else orjson.loads(content)

@@ -1,12 +1,14 @@
 """Read and write the ML package's FHIR resources through the repository API.
 
-Search does not exist yet, so a patient's Observations are found through an
-index: the importer writes one List per patient (id from
-:func:`observation_index_id`) whose entries reference every Observation it
-stored. :func:`observations_for_patient` reads that List and then each
-Observation by id. Once search lands this becomes one
-``Observation?subject=Patient/<id>`` query and the List is no longer needed;
-callers do not change.
+A patient's Observations are found by search, ``Observation?subject=Patient/<id>``,
+paged with the repository's keyset cursor, so Observations from any writer
+(REST, HL7 v2, the PhysioNet importer) are read the same way. The ICU Encounter
+is found by ``Encounter?subject=Patient/<id>``: the one that started last, or the
+one named by ``$risk-assessment`` at Encounter level.
+
+Every function takes either a session (it then acts as :data:`ACTOR`) or a
+repository already bound to one (a REST request's, acting as its caller), and
+never commits.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import orjson
 
 from fhir_server.errors import Gone, NotFound
 from fhir_server.repository import RequestContext, SqlRepository
-from ml._index import observation_index_id
+from fhir_server.search.query import parse_query
 
 if TYPE_CHECKING:
     from collections.abc import Iterable, Iterator
@@ -27,10 +29,12 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTOR",
+    "PAGE_SIZE",
     "PatientRecord",
+    "encounters_for_patient",
     "iter_patient_ids",
+    "load_encounter",
     "load_patient",
-    "observation_index_id",
     "observations_for_patient",
     "repository",
     "store_resources",
@@ -38,11 +42,17 @@ __all__ = [
 
 #: The actor the ML package writes and reads as (provenance, audit).
 ACTOR = "ml"
+#: Search page size: 48 hours of ICU data is about 450 Observations, so one page.
+PAGE_SIZE = 1000
+# Search links are never rendered here, so no real base URL is needed.
+_BASE = "urn:fhir-server:ml"
 
 
-def repository(session: Session) -> SqlRepository:
-    """Return a repository on ``session`` acting as :data:`ACTOR`."""
-    return SqlRepository(session, RequestContext(actor=ACTOR))
+def repository(source: Session | SqlRepository) -> SqlRepository:
+    """Return ``source`` if it is a repository, else one on that session acting as :data:`ACTOR`."""
+    if isinstance(source, SqlRepository):
+        return source
+    return SqlRepository(source, RequestContext(actor=ACTOR))
 
 
 def _read(repo: SqlRepository, resource_type: str, resource_id: str) -> dict[str, Any] | None:
@@ -53,32 +63,40 @@ def _read(repo: SqlRepository, resource_type: str, resource_id: str) -> dict[str
     return None if content is None else orjson.loads(content)
 
 
-def _reference_id(reference: dict[str, Any] | None, resource_type: str) -> str | None:
-    text = (reference or {}).get("reference", "")
-    prefix = f"{resource_type}/"
-    return text[len(prefix) :] if isinstance(text, str) and text.startswith(prefix) else None
+def _search(repo: SqlRepository, resource_type: str, pairs: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:
+    """Yield every match of a search, following the cursor page by page."""
+    cursor: str | None = None
+    while True:
+        page_pairs = pairs if cursor is None else [*pairs, ("_cursor", cursor)]
+        result = repo.search([resource_type], parse_query(page_pairs), base_url=_BASE, page_size=PAGE_SIZE)
+        for stored in result.matches:
+            if stored.content is not None:
+                yield orjson.loads(stored.content)
+        cursor = result.next_cursor
+        if cursor is None:
+            return
 
 
-def observations_for_patient(session: Session, patient_id: str) -> list[dict[str, Any]]:
-    """Return the stored Observations of a patient, in index order.
+def observations_for_patient(
+    source: Session | SqlRepository, patient_id: str, *, encounter_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Return the current Observations whose subject is the patient.
 
-    Observations listed in the index but since deleted are skipped. A patient
-    with no index (not imported by ``ml import-physionet``) has none yet.
-
-    :param session: a session owned by the caller.
-    :param patient_id: the Patient's id.
+    :param encounter_id: leave out Observations that name a different Encounter
+        (those naming none are kept: HL7 v2 results often carry no visit).
     """
-    repo = repository(session)
-    index = _read(repo, "List", observation_index_id(patient_id))
-    if index is None:
-        return []
-    observations = []
-    for entry in index.get("entry", ()):
-        oid = _reference_id(entry.get("item"), "Observation")
-        observation = None if oid is None else _read(repo, "Observation", oid)
-        if observation is not None:
-            observations.append(observation)
-    return observations
+    found = _search(repository(source), "Observation", [("subject", f"Patient/{patient_id}")])
+    if encounter_id is None:
+        return list(found)
+    wanted = f"Encounter/{encounter_id}"
+    return [o for o in found if (o.get("encounter") or {}).get("reference", wanted) == wanted]
+
+
+def encounters_for_patient(source: Session | SqlRepository, patient_id: str) -> list[dict[str, Any]]:
+    """Return the patient's current Encounters, latest ``period.start`` first."""
+    found = list(_search(repository(source), "Encounter", [("subject", f"Patient/{patient_id}")]))
+    # ISO 8601 instants with the same offset sort as text; ones without a start go last.
+    return sorted(found, key=lambda e: str((e.get("period") or {}).get("start") or ""), reverse=True)
 
 
 @dataclass(frozen=True)
@@ -87,35 +105,51 @@ class PatientRecord:
 
     #: The Patient resource.
     patient: dict[str, Any]
-    #: The Encounter the Observations belong to, if one is indexed.
+    #: The Encounter the Observations belong to, if the patient has one.
     encounter: dict[str, Any] | None
     #: The Observations, as stored.
     observations: list[dict[str, Any]]
 
 
-def load_patient(session: Session, patient_id: str) -> PatientRecord:
-    """Read a patient, the indexed Encounter and the Observations.
+def load_patient(source: Session | SqlRepository, patient_id: str) -> PatientRecord:
+    """Read a patient, the latest Encounter and the Observations.
 
     :raises fhir_server.errors.NotFound: if the Patient does not exist.
     :raises fhir_server.errors.Gone: if it was deleted.
     """
-    repo = repository(session)
-    content = repo.read("Patient", patient_id).content
-    patient: dict[str, Any] = orjson.loads(content or b"{}")
-    index = _read(repo, "List", observation_index_id(patient_id)) or {}
-    encounter_id = _reference_id(index.get("encounter"), "Encounter")
-    encounter = None if encounter_id is None else _read(repo, "Encounter", encounter_id)
-    return PatientRecord(patient, encounter, observations_for_patient(session, patient_id))
+    repo = repository(source)
+    patient: dict[str, Any] = orjson.loads(repo.read("Patient", patient_id).content or b"{}")
+    encounters = encounters_for_patient(repo, patient_id)
+    encounter = encounters[0] if encounters else None
+    observations = observations_for_patient(
+        repo, patient_id, encounter_id=None if encounter is None else encounter["id"]
+    )
+    return PatientRecord(patient, encounter, observations)
 
 
-def iter_patient_ids(session: Session, page_size: int = 500) -> Iterator[str]:
+def load_encounter(source: Session | SqlRepository, encounter_id: str) -> PatientRecord:
+    """Read an Encounter, its subject Patient and that patient's Observations of this stay.
+
+    :raises fhir_server.errors.NotFound: if the Encounter does not exist or has no Patient subject.
+    :raises fhir_server.errors.Gone: if it (or its Patient) was deleted.
+    """
+    repo = repository(source)
+    encounter: dict[str, Any] = orjson.loads(repo.read("Encounter", encounter_id).content or b"{}")
+    subject = str((encounter.get("subject") or {}).get("reference") or "")
+    if not subject.startswith("Patient/"):
+        raise NotFound(f"Encounter `{encounter_id}` has no Patient subject to assess.")
+    patient_id = subject.removeprefix("Patient/")
+    patient: dict[str, Any] = orjson.loads(repo.read("Patient", patient_id).content or b"{}")
+    return PatientRecord(patient, encounter, observations_for_patient(repo, patient_id, encounter_id=encounter_id))
+
+
+def iter_patient_ids(source: Session | SqlRepository, page_size: int = 500) -> Iterator[str]:
     """Yield the id of every current Patient once, through type-level history.
 
     History pages newest first; an id seen before (an older version) or whose
-    latest version is a delete is not yielded again. Will become a ``Patient``
-    search with ``_elements=id`` once search exists.
+    latest version is a delete is not yielded again.
     """
-    repo = repository(session)
+    repo = repository(source)
     seen: set[str] = set()
     cursor: int | None = None
     while True:
@@ -130,7 +164,7 @@ def iter_patient_ids(session: Session, page_size: int = 500) -> Iterator[str]:
         cursor = page.next_cursor
 
 
-def store_resources(session: Session, resources: Iterable[dict[str, Any]]) -> int:
+def store_resources(source: Session | SqlRepository, resources: Iterable[dict[str, Any]]) -> int:
     """Create or update each resource by its id; return how many were written.
 
     Every resource must carry an id (the converters assign deterministic ones),
@@ -138,7 +172,7 @@ def store_resources(session: Session, resources: Iterable[dict[str, Any]]) -> in
 
     :raises fhir_server.errors.InvalidResource: if a resource fails validation.
     """
-    repo = repository(session)
+    repo = repository(source)
     count = 0
     for resource in resources:
         repo.update(resource["resourceType"], resource["id"], resource)

@@ -60,6 +60,10 @@ def hl7() -> None:
 def listen(host: str, port: int, defer_mapping: bool, no_worker: bool, lease: float) -> None:
     """Receive HL7 v2 messages over MLLP on HOST:PORT (0: any free port)."""
     state = _state()
+    # FHIR_SERVER_AUTO_RISK=1: vital signs mapped here trigger background re-scoring too.
+    from ml.auto_risk import start_from_environment
+
+    start_from_environment(state.sessions)
     listener = Listener(
         state.sessions, host=host, port=port, defer_mapping=defer_mapping, run_worker=not no_worker, lease=lease
     )

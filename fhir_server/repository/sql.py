@@ -40,6 +40,7 @@ from fhir_server.repository.protocol import (
 from conformance.search_parameters import SearchRegistry, default_registry
 from fhir_server.repository import _statements as sql
 from fhir_server.repository._search import SearchResult, run_search
+from fhir_server.repository.hooks import record_write
 from fhir_server.search.params._context import PlanContext
 from fhir_server.search.query import SearchQuery
 from fhir_server.search.index_values import IndexValue
@@ -218,6 +219,7 @@ class SqlRepository:
         index = self.index_values(stamped)
         if sql.insert_new(self.session.connection(), resource_type, resource_id, now, content, method, index) is None:
             return None
+        record_write(self.session, resource_type, resource_id, 1, stamped)
         return StoredResource(resource_type, resource_id, 1, now, content, method)
 
     def _write_version(
@@ -238,6 +240,7 @@ class SqlRepository:
             raise Conflict(
                 f"A concurrent write already created version `{version}` of `{resource_type}/{resource_id}`; retry."
             ) from exc
+        record_write(self.session, resource_type, resource_id, version, stamped)
         return StoredResource(resource_type, resource_id, version, now, content, method)
 
     # -- reads ----------------------------------------------------------------------

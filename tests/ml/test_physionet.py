@@ -41,7 +41,7 @@ def test_every_resource_of_a_real_record_is_valid_r4(name: str) -> None:
 @needs_data
 def test_record_132539_maps_descriptors_and_measurements() -> None:
     record = read_record(DATA / "set-a/132539.txt")
-    patient, encounter, *observations, index = record_to_fhir(record)
+    patient, encounter, *observations = record_to_fhir(record)
     assert patient["id"] == "physionet2012-132539"
     assert patient["identifier"] == [{"system": RECORD_ID_SYSTEM, "value": "132539"}]
     assert patient["gender"] == "female"
@@ -56,19 +56,15 @@ def test_record_132539_maps_descriptors_and_measurements() -> None:
     assert first_hr["valueQuantity"]["code"] == "/min"
     assert first_hr["effectiveDateTime"] == "2012-01-01T00:07:00+00:00"
     assert first_hr["id"] == "physionet2012-132539-L9"
-    assert [e["item"]["reference"] for e in index["entry"]] == [f"Observation/{o['id']}" for o in observations]
+    assert all(o["resourceType"] == "Observation" for o in observations)
+    assert all(o["subject"] == {"reference": "Patient/physionet2012-132539"} for o in observations)
 
 
 @needs_data
-def test_descriptor_only_record_gives_an_empty_index_with_a_reason() -> None:
+def test_descriptor_only_record_gives_only_its_age() -> None:
     resources = record_to_fhir(read_record(DATA / "set-a/140501.txt"))
-    observation_codes = {r["code"]["coding"][-1]["code"] for r in resources if r["resourceType"] == "Observation"}
-    assert observation_codes == {"Age"}
-    index = resources[-1]
-    assert index["resourceType"] == "List"
-    assert [e["item"]["reference"] for e in index["entry"]] == [
-        f"Observation/{r['id']}" for r in resources if r["resourceType"] == "Observation"
-    ]
+    assert [r["resourceType"] for r in resources] == ["Patient", "Encounter", "Observation"]
+    assert resources[-1]["code"]["coding"][-1]["code"] == "Age"
 
 
 def test_missing_and_impossible_values_are_dropped() -> None:
@@ -110,12 +106,11 @@ def test_missing_and_impossible_values_are_dropped() -> None:
 def test_outcome_sets_disposition_and_date_of_death() -> None:
     record = parse_record("Time,Parameter,Value\n00:00,RecordID,7\n")
     anchor = datetime(2020, 5, 1, 8, 30, tzinfo=UTC)
-    patient, encounter, index = record_to_fhir(record, Outcome(7, True, 3), anchor=anchor)
+    patient, encounter = record_to_fhir(record, Outcome(7, True, 3), anchor=anchor)
     assert patient["deceasedDateTime"] == "2020-05-04"
     assert encounter["status"] == "finished"
     assert encounter["hospitalization"]["dischargeDisposition"]["coding"][0]["code"] == "exp"
     assert encounter["period"] == {"start": "2020-05-01T08:30:00+00:00"}
-    assert index["emptyReason"]["coding"][0]["code"] == "nilknown"
 
 
 @needs_data

@@ -55,7 +55,7 @@ def test_model_scores_real_records_deterministically(model: TrainedModel) -> Non
     first = model.predict(features)
     assert list(model.predict(features[::-1])[::-1]) == list(first)
     # Values of the shipped model; a change means the model or the features changed.
-    assert first == pytest.approx([0.00375236, 0.52144992], abs=1e-6)
+    assert first == pytest.approx([0.00484931, 0.67523913], abs=1e-6)
 
 
 @needs_data
@@ -72,7 +72,7 @@ def test_assess_writes_valid_risk_assessments_with_basis(model: TrainedModel) ->
         assert validate_resource(resource) == []
     mortality = by_type["RiskAssessment/physionet2012-132551-mortality"]
     assert mortality["status"] == "final"
-    assert mortality["prediction"][0]["probabilityDecimal"] == pytest.approx(0.5214, abs=1e-4)
+    assert mortality["prediction"][0]["probabilityDecimal"] == pytest.approx(0.6752, abs=1e-4)
     assert mortality["prediction"][0]["qualitativeRisk"]["coding"][0]["code"] == "high"
     assert mortality["encounter"] == {"reference": "Encounter/physionet2012-132551-icu"}
     assert len(mortality["basis"]) == len({o["id"] for o in record.observations})
@@ -146,7 +146,7 @@ def test_import_and_score_end_to_end(
     assert result.exit_code == 0, result.output
     assert "Scored 3 patients; 1 flagged" in result.output
     assessment = _read(engine, "RiskAssessment", "physionet2012-132551-mortality")
-    assert assessment["prediction"][0]["probabilityDecimal"] == pytest.approx(0.5214, abs=1e-4)
+    assert assessment["prediction"][0]["probabilityDecimal"] == pytest.approx(0.6752, abs=1e-4)
     assert _read(engine, "Flag", "physionet2012-132551-mortality-flag")["status"] == "active"
 
     # A stricter threshold later: the Flag becomes inactive rather than lingering.
