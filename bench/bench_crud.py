@@ -99,7 +99,7 @@ def run_wrk(port: int, mode: str, connections: int, duration: int) -> dict[str, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--admin-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--workers", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (one per core measured best)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per phase")
     args = parser.parse_args()
     if not shutil.which("wrk"):

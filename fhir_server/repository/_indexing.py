@@ -95,11 +95,13 @@ def pg_index_ctes(source: str) -> str:
     return ", ".join(parts)
 
 
+#: The bind parameter names of :func:`pg_index_ctes`, computed once (this runs on every write).
+_PG_PARAM_NAMES = tuple(f"{m.__table__.name}__{c}" for m in INDEX_TABLES for c in _value_columns(m.__table__))
+
+
 def pg_index_params(values: list[IndexValue]) -> dict[str, list[Any]]:
     """One bind parameter per index column: the arrays :func:`pg_index_ctes` unnests."""
-    params: dict[str, list[Any]] = {
-        f"{model.__table__.name}__{c}": [] for model in INDEX_TABLES for c in _value_columns(model.__table__)
-    }
+    params: dict[str, list[Any]] = {name: [] for name in _PG_PARAM_NAMES}
     for value in values:
         table = _TABLE_OF[type(value)].name
         for column, item in _fields(value).items():
