@@ -9,16 +9,8 @@ from pathlib import Path
 import click
 from tqdm import tqdm
 
-from fhir_server.config import ConfigError, load_settings
+from fhir_server.cli_support import server_state
 from fhir_server.loader import LoadError, iter_files
-from fhir_server.state import ServerState
-
-
-def _state() -> ServerState:
-    try:
-        return ServerState.from_settings(load_settings())
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 @click.group()
@@ -35,7 +27,7 @@ def serve(host: str, port: int, workers: int) -> None:
     from fhir_server import migrations
     from fhir_server.app import create_app
 
-    state = _state()
+    state = server_state()
     if state.engine.dialect.name == "sqlite":
         # The embedded default must work with no set-up step; PostgreSQL is migrated by `db upgrade`.
         migrations.upgrade(state.engine)
@@ -59,7 +51,7 @@ def upgrade() -> None:
     """Create or migrate the schema to the latest version."""
     from fhir_server import migrations
 
-    state = _state()
+    state = server_state()
     migrations.upgrade(state.engine)
     click.echo(f"Database at {state.engine.url.render_as_string(hide_password=True)} is up to date.")
 
@@ -76,7 +68,7 @@ def load(paths: tuple[Path, ...], jobs: int | None) -> None:
     """
     from fhir_server.bulk_load import FileResult, default_jobs, load_files
 
-    settings = _state().settings
+    settings = server_state().settings
     try:
         files = list(iter_files(list(paths)))
     except LoadError as exc:
@@ -109,7 +101,7 @@ def reindex(resource_type: str | None) -> None:
     from fhir_server.repository import RequestContext, SqlRepository, check_resource_type
     from fhir_server.repository.reindex import count_resources, reindex_batch
 
-    state = _state()
+    state = server_state()
     if resource_type:
         try:
             check_resource_type(resource_type)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
-from fhir_server.config import ConfigError, load_settings
+from fhir_server.cli_support import server_state
 from fhir_server.db import unit_of_work
 from fhir_server.errors import FhirError
 from fhir_server.state import ServerState
@@ -30,13 +30,6 @@ if TYPE_CHECKING:
 __all__ = ["ml"]
 
 _MODEL_DIR = Path(__file__).resolve().parent / "artifacts"
-
-
-def _state() -> ServerState:
-    try:
-        return ServerState.from_settings(load_settings())
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _load_model(directory: Path) -> TrainedModel:
@@ -64,7 +57,7 @@ def import_physionet(directory: Path, outcomes: Path | None, batch_size: int, li
     Each batch of records is one transaction; a record that fails is reported
     with its file and the rest are still stored. Re-importing updates in place.
     """
-    state = _state()
+    state = server_state()
     known: dict[int, Outcome] = {}
     if outcomes is not None:
         try:
@@ -173,7 +166,7 @@ def score(patient_ids: tuple[str, ...], score_all: bool, threshold: float, model
     """Write NEWS2 and model RiskAssessments (and high-risk Flags) for patients."""
     if bool(patient_ids) == score_all:
         raise click.UsageError("Give either --patient ID (one or more) or --all.")
-    state = _state()
+    state = server_state()
     model = _load_model(model_dir)
     if score_all:
         with unit_of_work(state.sessions, write=False) as session:

@@ -17,17 +17,9 @@ from adapters.hl7v2 import inbox
 from adapters.hl7v2.listener import Listener
 from adapters.hl7v2.processing import process
 from adapters.hl7v2.worker import Worker
-from fhir_server.config import ConfigError, load_settings
-from fhir_server.state import ServerState
+from fhir_server.cli_support import server_state
 
 __all__ = ["hl7"]
-
-
-def _state() -> ServerState:
-    try:
-        return ServerState.from_settings(load_settings())
-    except ConfigError as exc:
-        raise click.ClickException(str(exc)) from exc
 
 
 def _wait_for_signal() -> None:
@@ -59,7 +51,7 @@ def hl7() -> None:
 )  # fmt: skip
 def listen(host: str, port: int, defer_mapping: bool, no_worker: bool, lease: float) -> None:
     """Receive HL7 v2 messages over MLLP on HOST:PORT (0: any free port)."""
-    state = _state()
+    state = server_state()
     # FHIR_SERVER_AUTO_RISK=1: vital signs mapped here trigger background re-scoring too.
     from ml.auto_risk import start_from_environment
 
@@ -81,7 +73,7 @@ def listen(host: str, port: int, defer_mapping: bool, no_worker: bool, lease: fl
 @click.option("--batch", default=10, show_default=True)
 def worker(once: bool, lease: float, batch: int) -> None:
     """Map pending inbox messages to FHIR; run as many as needed, on any host."""
-    state = _state()
+    state = server_state()
     mapper = Worker(state.sessions, lease=lease, batch=batch)
     if once:
         total = 0
@@ -102,7 +94,7 @@ def worker(once: bool, lease: float, batch: int) -> None:
 @click.option("--limit", default=100, show_default=True)
 def errors(limit: int) -> None:
     """List messages that were not applied: unmappable, rejected or conflicting."""
-    rows = inbox.failed(_state().sessions, limit)
+    rows = inbox.failed(server_state().sessions, limit)
     if not rows:
         click.echo("No failed messages.")
         return
@@ -122,7 +114,7 @@ def retry(ids: tuple[int, ...], retry_all: bool) -> None:
     """Re-process failed messages by inbox id (conflicts only by id), or --all."""
     if bool(ids) == retry_all:
         raise click.UsageError("Give inbox ids or --all, not both and not neither.")
-    state = _state()
+    state = server_state()
     pks = inbox.reset_for_retry(state.sessions, None if retry_all else list(ids))
     missing = sorted(set(ids) - set(pks))
     for pk in missing:
