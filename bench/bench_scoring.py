@@ -93,6 +93,7 @@ def latency(record: list[dict[str, Any]], database_url: str | None, requests: in
     from fhir_server import migrations
     from fhir_server.app import create_app
     from fhir_server.db import make_engine, make_session_factory, unit_of_work
+    from fhir_server.warmup import prepare_process
     from ml.service import shared_model
     from ml.store import store_resources
 
@@ -104,6 +105,7 @@ def latency(record: list[dict[str, Any]], database_url: str | None, requests: in
             store_resources(session, record)
         engine.dispose()
         client = create_app({"database_url": url}).test_client()
+        prepare_process()  # as `fhir-server serve` does in every serving process
         shared_model()
         path = f"/fhir/Patient/{record[0]['id']}/$risk-assessment"
         for _ in range(5):  # warm-up: first-use imports, statement caches

@@ -38,7 +38,11 @@ def serve(host: str, port: int, workers: int) -> None:
 
         run_gunicorn(host, port, workers)
     else:
-        create_app().run(host=host, port=port, threaded=True)
+        from fhir_server.warmup import prepare_process
+
+        app = create_app()
+        prepare_process()
+        app.run(host=host, port=port, threaded=True)
 
 
 @main.group()

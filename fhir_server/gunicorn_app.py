@@ -19,8 +19,11 @@ class _FhirGunicorn(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         # Imported per worker (no preload) so each process opens its own database pool.
         from fhir_server.app import create_app
+        from fhir_server.warmup import prepare_process
 
-        return create_app()
+        app = create_app()
+        prepare_process()
+        return app
 
 
 def run_gunicorn(host: str, port: int, workers: int) -> None:

@@ -38,8 +38,17 @@ def shared_model() -> TrainedModel:
     if _model is None:
         with _lock:
             if _model is None:
+                from ml._tensorflow import tf
                 from ml.model import load_model
 
+                # One patient is a tiny graph: a single op thread avoids cross-core hand-offs that,
+                # measured, cost more than they save and spread the latency tail. Only possible
+                # before TensorFlow's runtime starts (a process that trained first keeps its pool).
+                try:
+                    tf.config.threading.set_intra_op_parallelism_threads(1)
+                    tf.config.threading.set_inter_op_parallelism_threads(1)
+                except RuntimeError:
+                    pass
                 model = load_model()
                 sequence, static, summary = _warm_up_inputs(model)
                 model.predict_arrays(sequence, static, summary)  # trace the serving graph now, not in a request

@@ -52,3 +52,17 @@ def test_serve_migrates_sqlite_and_serves(tmp_path: Path, workers: int) -> None:
         server.wait(10)
         if server.stdout:
             server.stdout.close()
+
+
+def test_prepare_process_loads_definitions_and_freezes_them() -> None:
+    import gc
+
+    from fhir_server.warmup import prepare_process
+
+    before = gc.get_freeze_count()
+    prepare_process()
+    try:
+        # The definitions, registry and extraction plans are now out of the collector's way.
+        assert gc.get_freeze_count() > before
+    finally:
+        gc.unfreeze()
