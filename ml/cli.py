@@ -21,7 +21,7 @@ from fhir_server.errors import FhirError
 from fhir_server.state import ServerState
 from ml.dataset import DEFAULT_DATA_DIR
 from ml.physionet import Outcome, RecordError, parse_outcomes, read_record, record_to_fhir
-from ml.scoring import DEFAULT_THRESHOLD, score_patient
+from ml.scoring import DEFAULT_THRESHOLD, score_batch
 from ml.store import iter_patient_ids, store_resources
 
 if TYPE_CHECKING:
@@ -177,7 +177,7 @@ def score(patient_ids: tuple[str, ...], score_all: bool, threshold: float, model
             batch = patient_ids[begin : begin + batch_size]
             try:
                 with unit_of_work(state.sessions) as session:
-                    results = [score_patient(session, pid, model, threshold=threshold) for pid in batch]
+                    results = score_batch(session, batch, model, threshold=threshold)
             except FhirError as exc:
                 failures.append(f"patients {batch[0]}..{batch[-1]}: {exc.diagnostics}")
             else:

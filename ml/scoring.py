@@ -33,9 +33,12 @@ from ml.news2 import News2Result, Parameter, score_news2
 from ml.store import PatientRecord, load_encounter, load_patient, repository
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from sqlalchemy.orm import Session
 
     from fhir_server.repository import SqlRepository, StoredResource
+    from ml.features import PatientFeatures
     from ml.model import TrainedModel
 
 __all__ = [
@@ -44,6 +47,7 @@ __all__ = [
     "admission_time",
     "assess",
     "derived_id",
+    "score_batch",
     "score_patient",
     "store_score",
 ]
@@ -92,12 +96,15 @@ def assess(
     threshold: float = DEFAULT_THRESHOLD,
     now: datetime | None = None,
     previous_flag: dict[str, Any] | None = None,
+    precomputed: tuple[PatientFeatures, float] | None = None,
 ) -> PatientScore:
     """Score one patient without touching the database; return the resources to store.
 
     :param now: the clock, for whether the 48-hour window is complete.
     :param previous_flag: the patient's current model Flag, if any, so a
         score below the threshold can make it inactive.
+    :param precomputed: the patient's features and model probability, when a
+        batch was run through the model at once (:func:`score_batch`).
     """
     now = now or datetime.now(UTC)
     pid = record.patient["id"]
@@ -115,8 +122,11 @@ def assess(
     start = admission_time(record)
     probability, flagged = None, False
     if start is not None:
-        features = extract(record.observations, start=start, patient=record.patient, encounter=record.encounter)
-        probability = float(model.predict([features])[0])
+        if precomputed is not None:
+            features, probability = precomputed
+        else:
+            features = extract(record.observations, start=start, patient=record.patient, encounter=record.encounter)
+            probability = float(model.predict([features])[0])
         complete = now >= start + timedelta(hours=HOURS)
         occurrence = start + timedelta(hours=features.last_hour)
         resources.append(
@@ -181,6 +191,42 @@ def store_score(
     score = assess(record, model, threshold=threshold, now=now, previous_flag=previous_flag)
     stored = [repo.update(r["resourceType"], r["id"], r).stored for r in score.resources]
     return score, stored
+
+
+def score_batch(
+    source: Session | SqlRepository,
+    patient_ids: Sequence[str],
+    model: TrainedModel,
+    *,
+    threshold: float = DEFAULT_THRESHOLD,
+    now: datetime | None = None,
+) -> list[PatientScore]:
+    """Score several patients with one model call and store their results.
+
+    Reading and storing stay per patient; the networks and trees run once for
+    the whole batch, which is what makes ``ml score --all`` fast.
+
+    :raises fhir_server.errors.NotFound: if a Patient does not exist.
+    """
+    repo = repository(source)
+    records = [load_patient(repo, pid) for pid in patient_ids]
+    starts = [admission_time(record) for record in records]
+    features = [
+        extract(r.observations, start=start, patient=r.patient, encounter=r.encounter)
+        for r, start in zip(records, starts)
+        if start is not None
+    ]
+    probabilities = iter(model.predict(features).tolist()) if features else iter(())
+    feature_iter = iter(features)
+    scores = []
+    for record, start in zip(records, starts):
+        precomputed = (next(feature_iter), float(next(probabilities))) if start is not None else None
+        previous_flag = _current(repo, derived_id(record.patient["id"], "mortality-flag"))
+        score = assess(record, model, threshold=threshold, now=now, previous_flag=previous_flag, precomputed=precomputed)
+        for resource in score.resources:
+            repo.update(resource["resourceType"], resource["id"], resource)
+        scores.append(score)
+    return scores
 
 
 def _current(repo: SqlRepository, flag_id: str) -> dict[str, Any] | None:
