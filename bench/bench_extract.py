@@ -13,26 +13,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 # Lets `python bench/bench_extract.py` run from a checkout without an install.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from fhir_server.search.extract import extract_index_values
+from synthea import DEFAULT_DIR, load
 from fhir_server.search.fhirpath import FALLBACK_EXPRESSIONS
-
-# The checkout sits beside `shared/`, as on developer machines and in CI.
-_DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "synthea"
-
-
-def load(directory: Path) -> list[dict[str, Any]]:
-    """Return the resource of every entry of every Bundle in ``directory``."""
-    resources: list[dict[str, Any]] = []
-    for path in sorted(directory.glob("*.json")):
-        bundle = orjson.loads(path.read_bytes())
-        resources.extend(entry["resource"] for entry in bundle.get("entry", ()))
-    return resources
-
 
 def run(resources: list[dict[str, Any]]) -> tuple[float, int]:
     """Extract everything once; return (resources per second, values extracted)."""
@@ -43,7 +30,7 @@ def run(resources: list[dict[str, Any]]) -> tuple[float, int]:
 
 def main() -> None:
     """Print the extraction throughput."""
-    directory = Path(sys.argv[1]) if len(sys.argv) > 1 else _DEFAULT_DIR
+    directory = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DIR
     resources = load(directory)
     start = time.perf_counter()
     run(resources)

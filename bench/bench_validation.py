@@ -13,24 +13,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 # Lets `python bench/bench_validation.py` run from a checkout without an install.
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from conformance import validate_resource
-
-# The checkout sits beside `shared/`, as on developer machines and in CI.
-_DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "synthea"
-
-
-def load(directory: Path) -> list[dict[str, Any]]:
-    """Return the resource of every entry of every Bundle in ``directory``."""
-    resources: list[dict[str, Any]] = []
-    for path in sorted(directory.glob("*.json")):
-        bundle = orjson.loads(path.read_bytes())
-        resources.extend(entry["resource"] for entry in bundle.get("entry", ()))
-    return resources
+from synthea import DEFAULT_DIR, load
 
 
 def run(resources: list[dict[str, Any]], use_r4b_models: bool) -> tuple[float, int]:
@@ -42,7 +30,7 @@ def run(resources: list[dict[str, Any]], use_r4b_models: bool) -> tuple[float, i
 
 def main() -> None:
     """Print the throughput with and without the R4B cross-check."""
-    directory = Path(sys.argv[1]) if len(sys.argv) > 1 else _DEFAULT_DIR
+    directory = Path(sys.argv[1]) if len(sys.argv) > 1 else DEFAULT_DIR
     resources = load(directory)
     validate_resource(resources[0])  # load the index and models outside the timing
     print(f"{len(resources)} resources from {directory}")

@@ -59,7 +59,7 @@ def run_search(
     """
     planner = Planner(registry, context)
     res = _resource.alias("r")
-    condition = or_(*(_type_condition(planner, registry, res, t, query, strict, compartment) for t in types))
+    condition = or_(*(_type_condition(planner, res, t, query, strict, compartment) for t in types))
     # Across several types only the resource-table keys (_id, _lastUpdated) are comparable.
     keys = query.sort if len(types) == 1 else [k for k in query.sort if k.code in ("_id", "_lastUpdated")]
     columns = sort_columns(res, types[0], keys, registry)
@@ -95,7 +95,6 @@ def run_search(
 
 def _type_condition(
     planner: Planner,
-    registry: SearchRegistry,
     res: Any,
     resource_type: str,
     query: SearchQuery,
@@ -106,7 +105,7 @@ def _type_condition(
     if compartment is None:
         return condition
     compartment_type, compartment_id = compartment
-    params = registry.compartment_params(compartment_type, resource_type)
+    params = planner.registry.compartment_params(compartment_type, resource_type)
     if not params:
         return false()
     members = select(_reference.c.resource_pk).where(

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import unicodedata
-
 from sqlalchemy import ColumnElement, Table
 
+from fhir_server.search._extract_ranges import normalize_text
 from fhir_server.search.params._context import PlanContext, UnsupportedSearch
 from fhir_server.search.query import unescape
 from models.search import MAX_INDEXED_LENGTH, SpidxString
@@ -14,11 +13,8 @@ TABLE: Table = SpidxString.__table__
 MODIFIERS = frozenset({"exact", "contains"})
 
 
-def normalize(text: str) -> str:
-    """Case- and accent-insensitive form, as the index stores it."""
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
-    return " ".join(stripped.casefold().split())
+#: Case- and accent-insensitive form: the very function extraction stores, so index and query fold alike.
+normalize = normalize_text
 
 
 def _like_escape(text: str) -> str:
