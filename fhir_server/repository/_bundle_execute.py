@@ -19,6 +19,7 @@ import orjson
 
 from conformance.issues import ValidationIssue
 from fhir_server.errors import BadRequest, EntryFailed, operation_outcome
+from fhir_server.repository._batch_write import BatchWriteFailed, PendingWrite
 from fhir_server.repository._bundle_entries import Entry
 from fhir_server.repository._patch import JSON_PATCH
 from fhir_server.repository.protocol import StoredResource, format_instant
@@ -91,6 +92,48 @@ def execute(repo: SqlRepository, entry: Entry, options: BundleOptions) -> dict[s
     resource = entry.resource if not entry.conditional else {**entry.resource, "id": target}
     result = repo.update(resource_type, target, resource, if_match=if_match)
     return _entry(201 if result.created else 200, result.stored, options)
+
+
+def batchable(entry: Entry) -> bool:
+    """Whether ``entry`` is a create or update that :func:`execute_writes` can store with others."""
+    if entry.method == "POST":
+        return not entry.matched and entry.resource is not None
+    if entry.method != "PUT" or entry.resource is None:
+        return False
+    # A body id that differs from the URL's is an error that update() reports.
+    return entry.conditional or entry.resource.get("id") == entry.target_id
+
+
+def execute_writes(repo: SqlRepository, entries: list[Entry], options: BundleOptions) -> dict[int, dict[str, Any]]:
+    """Store the :func:`batchable` ``entries`` together; their response entries by entry index.
+
+    :raises EntryFailed: naming the first refused entry; the caller rolls back.
+    """
+    writes = []
+    for entry in entries:
+        assert entry.resource is not None
+        target = str(entry.target_id)
+        resource = {**entry.resource, "id": target}
+        if entry.method == "POST":
+            fresh = not options.ids_from_uuid
+            writes.append(PendingWrite(resource, method="POST", new=fresh, skip_unchanged=not fresh))
+        else:
+            writes.append(PendingWrite(resource, if_match=_guard_etag(entry)))
+    try:
+        results = repo.write_many(writes)
+    except BatchWriteFailed as exc:
+        raise entries[exc.position].failed(exc.error) from exc
+    return {
+        entry.index: _entry(201 if result.created else 200, result.stored, options)
+        for entry, result in zip(entries, results, strict=True)
+    }
+
+
+def _guard_etag(entry: Entry) -> int | None:
+    try:
+        return _etag_version(entry.request.get("ifMatch"))
+    except BadRequest as exc:
+        raise entry.failed(exc) from exc
 
 
 def _delete(repo: SqlRepository, entry: Entry, options: BundleOptions) -> dict[str, Any]:

@@ -126,3 +126,41 @@ def clear_index(connection: Connection, resource_pk: int) -> None:
     for model in INDEX_TABLES:
         table = model.__table__
         connection.execute(delete(table).where(table.c.resource_pk == resource_pk))
+
+
+def pg_batch_index_ctes(source: str) -> str:
+    """CTEs that replace the index rows of many resources written by one statement.
+
+    ``source`` must yield ``pk``, ``resource_type`` and ``ord`` (the resource's
+    position in the batch); each index row carries the ``ord`` of its resource.
+    ``:replaced`` lists the keys of rows that had a previous version.
+    """
+    parts = []
+    for i, model in enumerate(INDEX_TABLES):
+        table = model.__table__
+        columns = _value_columns(table)
+        quoted = [f'"{c}"' for c in columns]
+        arrays = ", ".join(f"CAST(:{table.name}__{c} AS {_pg_type(table, c)}[])" for c in columns)
+        parts.append(f"d{i} AS (DELETE FROM {table.name} WHERE resource_pk = ANY(CAST(:replaced AS bigint[])))")
+        parts.append(
+            f"i{i} AS (INSERT INTO {table.name} (resource_pk, resource_type, {', '.join(columns)}) "
+            f"SELECT s.pk, s.resource_type, {', '.join('u.' + q for q in quoted)} "
+            f"FROM unnest(CAST(:{table.name}__ord AS bigint[]), {arrays}) AS u(ord, {', '.join(quoted)}) "
+            f"JOIN {source} AS s ON s.ord = u.ord)"
+        )
+    return ", ".join(parts)
+
+
+_PG_ORD_NAMES = tuple(f"{m.__table__.name}__ord" for m in INDEX_TABLES)
+
+
+def pg_batch_index_params(indexes: list[list[IndexValue]]) -> dict[str, list[Any]]:
+    """The arrays of :func:`pg_batch_index_ctes`: ``indexes[n]`` holds the values of batch position ``n + 1``."""
+    params: dict[str, list[Any]] = {name: [] for name in _PG_PARAM_NAMES + _PG_ORD_NAMES}
+    for ord_, values in enumerate(indexes, start=1):
+        for value in values:
+            table = _TABLE_OF[type(value)].name
+            params[f"{table}__ord"].append(ord_)
+            for column, item in _fields(value).items():
+                params[f"{table}__{column}"].append(item)
+    return params

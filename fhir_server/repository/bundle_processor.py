@@ -37,7 +37,7 @@ from fhir_server.repository._bundle_entries import (
     parse_entry,
     rewrite_references,
 )
-from fhir_server.repository._bundle_execute import execute, failure_entry
+from fhir_server.repository._bundle_execute import batchable, execute, execute_writes, failure_entry
 from fhir_server.repository._conditional import criteria_pairs, find_matches, resolve_conditional_target
 from fhir_server.repository.protocol import format_instant
 
@@ -104,7 +104,13 @@ def _transaction(repo: SqlRepository, raw_entries: list[Any], options: BundleOpt
     for entry in ordered:
         if entry.resource is not None and entry.method in ("POST", "PUT"):
             _guarded(entry, _link, repo, entry, targets, searches, options)
-    results = {entry.index: _guarded(entry, execute, repo, entry, options) for entry in ordered}
+    # Deletes first, then every create and update in one batch, then the rest (PATCH, GET), in processing order.
+    writes = [entry for entry in ordered if batchable(entry)]
+    results = {entry.index: _guarded(entry, execute, repo, entry, options) for entry in ordered if entry.method == "DELETE"}
+    results.update(execute_writes(repo, writes, options) if writes else {})
+    for entry in ordered:
+        if entry.index not in results:
+            results[entry.index] = _guarded(entry, execute, repo, entry, options)
     return [results[index] for index in range(len(entries))]
 
 

@@ -39,6 +39,7 @@ from fhir_server.repository.protocol import (
 )
 from conformance.search_parameters import SearchRegistry, default_registry
 from fhir_server.repository import _statements as sql
+from fhir_server.repository._batch_write import PendingWrite, write_batch
 from fhir_server.repository._search import SearchResult, run_search
 from fhir_server.repository.hooks import record_write
 from fhir_server.search.params._context import PlanContext
@@ -202,6 +203,16 @@ class SqlRepository:
         if deleted:
             return None
         return self._write_version(pk, resource_type, resource_id, version + 1, None, "DELETE")
+
+    def write_many(self, writes: list[PendingWrite]) -> list[WriteResult]:
+        """Create or update many resources with one lock query and one write statement.
+
+        Each write follows the rules of :meth:`create` (``new``) or :meth:`update`;
+        see :mod:`._batch_write`. Transactions, the loader and HL7 v2 use it.
+
+        :raises BatchWriteFailed: naming the position of the first refused write.
+        """
+        return write_batch(self, writes)
 
     def index_values(self, resource: dict[str, Any]) -> list[IndexValue]:
         """Everything the search index stores for ``resource``: extracted values and date sort keys."""
