@@ -30,7 +30,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from adapters.hl7v2 import inbox
-from adapters.hl7v2.processing import WriteFailed, apply
+from adapters.hl7v2.processing import WriteFailed, apply_many
 from fhir_server.db import unit_of_work
 from models import Hl7v2Message
 
@@ -95,8 +95,9 @@ class GroupCommitter:
                     break
                 with self._lock:
                     batch = [self._queue.popleft() for _ in range(min(self._max_batch, len(self._queue)))]
-                if batch:
-                    self._run(batch)
+                if not batch:
+                    break  # another leader holds our message: wait for it below instead of spinning
+                self._run(batch)
         return item.result.result()
 
     def _run(self, batch: list[_Item]) -> None:
@@ -117,7 +118,7 @@ class GroupCommitter:
         """One transaction for the whole batch; raises (rolled back) if any message needs a rollback."""
         try:
             with unit_of_work(self._factory) as session:
-                rows = [_row_for(session, item) for item in batch]
+                rows = _rows_for(session, batch)
         except WriteFailed as failed:
             if len(batch) > 1:
                 raise
@@ -131,20 +132,33 @@ class GroupCommitter:
         return [row if isinstance(row, Applied) else Applied(row.pk, row.ack) for row in rows]
 
 
-def _row_for(session: Session, item: _Item) -> Hl7v2Message | Applied:
-    """The new inbox row for ``item`` after writing its resources, or the earlier identical row."""
-    earlier, same = inbox.lookup(session, item.header, item.digest)
-    if same is not None:
-        return Applied(same.pk, same.ack)
-    if earlier:
-        row = inbox.conflict_row(item.header, item.content, item.digest, item.peer, earlier[0].pk, item.conflict_ack)
-    else:
-        outcome, where = apply(session, item.header, item.content)
-        row = _record(item, outcome, where)
-    # Flushed now so that an identical message later in the batch finds it.
-    session.add(row)
+def _rows_for(session: Session, batch: list[_Item]) -> list[Hl7v2Message | Applied]:
+    """The inbox rows of ``batch`` after writing all their resources in one batch.
+
+    Each item gets a new row (applied, or a conflict kept for review) or, for an
+    identical message stored earlier, that row. Two items with the same sender and
+    MSH-10 are taken one after the other, so the second sees the first.
+    """
+    keys = [inbox.message_key(item.header) for item in batch]
+    if len(set(keys)) < len(keys):
+        return [row for item in batch for row in _rows_for(session, [item])]
+    found: list[Hl7v2Message | Applied | None] = []
+    fresh: list[_Item] = []
+    for item in batch:
+        earlier, same = inbox.lookup(session, item.header, item.digest)
+        if same is not None:
+            found.append(Applied(same.pk, same.ack))
+        elif earlier:
+            found.append(inbox.conflict_row(item.header, item.content, item.digest, item.peer, earlier[0].pk, item.conflict_ack))
+        else:
+            found.append(None)
+            fresh.append(item)
+    applied = iter(apply_many(session, [(item.header, item.content) for item in fresh]))
+    outcomes = iter(fresh)
+    rows = [row if row is not None else _record(next(outcomes), *next(applied)) for row in found]
+    session.add_all([row for row in rows if isinstance(row, Hl7v2Message)])
     session.flush()
-    return row
+    return rows
 
 
 def _record(item: _Item, outcome: Outcome, where: str | None) -> Hl7v2Message:

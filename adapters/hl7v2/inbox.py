@@ -39,6 +39,7 @@ __all__ = [
     "conflict_row",
     "failed",
     "lookup",
+    "message_key",
     "new_row",
     "new_token",
     "receive",
@@ -73,12 +74,13 @@ class Receipt:
     duplicate: bool = False
 
 
-def _key(header: MessageHeader) -> tuple[str, str, str]:
+def message_key(header: MessageHeader) -> tuple[str, str, str]:
+    """What identifies a message: sending application, sending facility and MSH-10."""
     return header.sending_application[:255], header.sending_facility[:255], header.control_id[:255]
 
 
 def _find(session: Session, header: MessageHeader) -> list[Hl7v2Message]:
-    app, facility, control_id = _key(header)
+    app, facility, control_id = message_key(header)
     query = (
         select(Hl7v2Message)
         .where(
@@ -101,7 +103,7 @@ def new_row(
     header: MessageHeader, content: bytes, digest: str, peer: str, *, status: str, ack: bytes | None, **values: object
 ) -> Hl7v2Message:
     """An inbox row for a received message; ``values`` sets further columns."""
-    app, facility, control_id = _key(header)
+    app, facility, control_id = message_key(header)
     return Hl7v2Message(
         received_at=_now(), peer=peer[:255], sending_application=app, sending_facility=facility,
         control_id=control_id, message_type=header.message_type[:16], trigger_event=header.trigger_event[:16],
@@ -113,7 +115,7 @@ def conflict_row(
     header: MessageHeader, content: bytes, digest: str, peer: str, original: int, conflict_ack: Callable[[int], bytes]
 ) -> Hl7v2Message:
     """The row keeping a message that reuses the MSH-10 of row ``original`` with other content."""
-    app, facility, _ = _key(header)
+    app, facility, _ = message_key(header)
     error = (
         f"Message control id `{header.control_id}` from `{app}` at `{facility}` was already "
         f"received with different content (inbox #{original}); kept for review, not applied."

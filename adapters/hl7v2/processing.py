@@ -27,14 +27,15 @@ from adapters.hl7v2.inbox import DONE, ERROR, PENDING, REJECTED
 from adapters.hl7v2.mapping import MappedResource, MappingError, UnsupportedMessage, to_fhir
 from adapters.hl7v2.parse import ParseError
 from fhir_server.db import unit_of_work
-from fhir_server.errors import Gone, InvalidResource, NotFound
+from fhir_server.errors import InvalidResource
 from fhir_server.repository import RequestContext, SqlRepository
+from fhir_server.repository._batch_write import BatchWriteFailed, PendingWrite
 from models import Hl7v2Message
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session, sessionmaker
 
-__all__ = ["Outcome", "WriteFailed", "apply", "process"]
+__all__ = ["Outcome", "WriteFailed", "apply", "apply_many", "process"]
 
 _CONTEXT = RequestContext(actor="hl7v2")
 _INBOX = Hl7v2Message.__table__
@@ -54,6 +55,8 @@ class _Failure(Exception):
     def __init__(self, status: str, error: AckError, where: str | None) -> None:
         super().__init__(error.message)
         self.status, self.error, self.where = status, error, where
+        #: For a refused write: the position of the refused resource in the written batch.
+        self.position: int | None = None
 
 
 def _map(content: bytes) -> list[MappedResource]:
@@ -70,33 +73,28 @@ def _map(content: bytes) -> list[MappedResource]:
         raise _Failure(ERROR, exc.ack_error(), exc.where) from exc
 
 
-def _exists(repo: SqlRepository, item: MappedResource) -> bool:
-    """Whether the resource is stored and not deleted."""
-    resource = item.resource
-    try:
-        repo.read(resource["resourceType"], resource["id"])
-    except (NotFound, Gone):
-        return False
-    return True
-
-
 def _write(session: Session, mapped: list[MappedResource]) -> tuple[str, ...]:
-    """Write every resource through the repository; skip those already identical."""
-    repo = SqlRepository(session, _CONTEXT)
-    for item in mapped:
-        # A resource only referenced (e.g. the Patient of a lab result) must not
-        # overwrite what its own message (ADT) stored.
-        if not item.replace and _exists(repo, item):
-            continue
-        resource = item.resource
-        try:
-            # skip_unchanged: a re-processed message must not pile up identical
-            # versions; the repository compares under its row lock, saving a read.
-            repo.update(resource["resourceType"], resource["id"], resource, skip_unchanged=True)
-        except InvalidResource as exc:
-            issue = exc.issues[0]
-            text = f"The mapped `{item.reference}` is invalid: {issue.diagnostics} (at `{issue.expression}`)."
-            raise _Failure(ERROR, AckError(ErrorCode.APPLICATION_INTERNAL_ERROR, text), None) from exc
+    """Write every resource through the repository in one batch; skip those already identical.
+
+    :raises _Failure: naming the first resource the repository refused as invalid.
+    """
+    writes = [
+        # A resource only referenced (e.g. the Patient of a lab result) must not overwrite what its
+        # own message (ADT) stored; skip_unchanged keeps a re-processed message from piling up
+        # identical versions (compared under the row lock).
+        PendingWrite(item.resource, if_absent=not item.replace, skip_unchanged=True)
+        for item in mapped
+    ]
+    try:
+        SqlRepository(session, _CONTEXT).write_many(writes)
+    except BatchWriteFailed as exc:
+        if not isinstance(exc.error, InvalidResource):
+            raise exc.error from exc
+        issue = exc.error.issues[0]
+        text = f"The mapped `{mapped[exc.position].reference}` is invalid: {issue.diagnostics} (at `{issue.expression}`)."
+        failure = _Failure(ERROR, AckError(ErrorCode.APPLICATION_INTERNAL_ERROR, text), None)
+        failure.position = exc.position
+        raise failure from exc
     return tuple(item.reference for item in mapped)
 
 
@@ -143,15 +141,34 @@ def apply(session: Session, header: MessageHeader, content: bytes) -> tuple[Outc
         message that cannot be mapped writes nothing.
     :raises WriteFailed: a resource was refused after others were written.
     """
+    return apply_many(session, [(header, content)])[0]
+
+
+def apply_many(session: Session, messages: list[tuple[MessageHeader, bytes]]) -> list[tuple[Outcome, str | None]]:
+    """:func:`apply` for several messages, their resources written in one batch.
+
+    :raises WriteFailed: for the first message with a refused resource; the caller
+        must roll back (resources of other messages may have been written).
+    """
+    results: list[tuple[Outcome, str | None]] = []
+    mapped: list[MappedResource] = []
+    owners: list[int] = []  # for each mapped resource, the message it comes from
+    for number, (header, content) in enumerate(messages):
+        try:
+            resources = _map(content)
+        except _Failure as failure:
+            results.append((_failed(header, failure), failure.where))
+            continue
+        mapped += resources
+        owners += [number] * len(resources)
+        refs = tuple(item.reference for item in resources)
+        results.append((Outcome(DONE, acknowledge(header), None, refs), None))
     try:
-        mapped = _map(content)
+        _write(session, mapped)
     except _Failure as failure:
-        return _failed(header, failure), failure.where
-    try:
-        resources = _write(session, mapped)
-    except _Failure as failure:
+        header = messages[owners[failure.position or 0]][0]
         raise WriteFailed(_failed(header, failure), failure.where) from failure
-    return Outcome(DONE, acknowledge(header), None, resources), None
+    return results
 
 
 def process(
