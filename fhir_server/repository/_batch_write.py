@@ -89,11 +89,22 @@ def _key(write: PendingWrite) -> tuple[str, str]:
     return write.resource["resourceType"], write.resource["id"]
 
 
+def _deferred(write: PendingWrite) -> bool:
+    """Whether validation waits until the write is known to happen.
+
+    A write that may keep the stored version (``if_absent``, ``skip_unchanged``)
+    is validated only if it is stored: an HL7 v2 result repeats its Patient, which
+    is then kept, in every message, and validation is the costliest step of a write.
+    """
+    return (write.if_absent or write.skip_unchanged) and isinstance(write.resource.get("resourceType"), str)
+
+
 def _check(repo: SqlRepository, write: PendingWrite) -> None:
     from fhir_server.repository.sql import check_id, check_resource_type
 
     resource = write.resource
-    repo._require_valid(resource)
+    if not isinstance(resource, dict) or not _deferred(write):
+        repo._require_valid(resource)
     resource_type, resource_id = resource["resourceType"], resource.get("id")
     check_resource_type(resource_type)
     if not isinstance(resource_id, str):
@@ -135,6 +146,8 @@ def _round(repo: SqlRepository, writes: list[PendingWrite], positions: list[int]
                         f"`{resource_type}/{resource_id}` does not exist, so If-Match version `{write.if_match}` cannot match."
                     )
                 row_pk, next_version = None, 1
+            if _deferred(write):
+                repo._require_valid(write.resource)
         except FhirError as exc:
             raise BatchWriteFailed(position, exc) from exc
         stamped, content = _stamp(write.resource, resource_id, next_version, now)

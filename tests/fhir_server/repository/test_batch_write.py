@@ -94,3 +94,14 @@ def test_a_refused_write_names_its_position_and_nothing_is_kept(engine: Engine, 
     assert isinstance(failed.value.error, error)
     assert _count(engine, "SELECT count(*) FROM resource") == 1
     assert _count(engine, "SELECT count(*) FROM spidx_token WHERE resource_pk NOT IN (SELECT pk FROM resource)") == 0
+
+
+def test_writes_that_keep_the_stored_version_are_validated_only_when_stored(engine: Engine) -> None:
+    _write(engine, [PendingWrite(patient(id="known"))])
+    invalid = {"resourceType": "Patient", "birthDate": "yesterday"}
+    kept = _write(engine, [PendingWrite({**invalid, "id": "known"}, if_absent=True)])
+    assert kept[0].stored.version_id == 1 and not kept[0].created
+    with pytest.raises(BatchWriteFailed) as failed:
+        _write(engine, [PendingWrite(patient(id="x")), PendingWrite({**invalid, "id": "unknown"}, if_absent=True)])
+    assert failed.value.position == 1 and isinstance(failed.value.error, InvalidResource)
+    assert _count(engine, "SELECT count(*) FROM resource") == 1
