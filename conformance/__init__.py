@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from conformance.issues import ValidationIssue
 from conformance.resource_types import is_resource_type
 from conformance.summary import mandatory_elements, summary_elements
-from conformance.validation import validate_resource
+from conformance.validation import set_r4b_crosscheck, validate_resource
 
 if TYPE_CHECKING:
     from conformance.resource_types import R4_RESOURCE_TYPES
@@ -22,6 +22,7 @@ __all__ = [
     "ValidationIssue",
     "is_resource_type",
     "mandatory_elements",
+    "set_r4b_crosscheck",
     "summary_elements",
     "validate_resource",
 ]

@@ -21,14 +21,27 @@ from conformance._pydantic import WITHOUT_R4B_MODEL, pydantic_issues, r4b_model
 from conformance._walker import Walker
 from conformance.issues import ValidationIssue
 
-__all__ = ["validate_resource"]
+__all__ = ["set_r4b_crosscheck", "validate_resource"]
+
+#: Whether :func:`validate_resource` runs the R4B models by default in this process.
+_r4b_crosscheck = True
+
+
+def set_r4b_crosscheck(enabled: bool) -> None:
+    """Turn the R4B pydantic second opinion on or off for this process (``FHIR_SERVER_R4B_CROSSCHECK``).
+
+    The walker alone checks every element against the R4 definitions; the
+    pydantic pass costs about three times as much again (``bench/bench_validation.py``).
+    """
+    global _r4b_crosscheck
+    _r4b_crosscheck = enabled
 
 # R4B's element names differ from R4's (`valueMeta` is R4-only); the walker has
 # already judged every name against R4, so pydantic's verdict on names is moot.
 _IGNORED_PYDANTIC_ERRORS = frozenset({"extra_forbidden"})
 
 
-def validate_resource(data: dict[str, Any], *, use_r4b_models: bool = True) -> list[ValidationIssue]:
+def validate_resource(data: dict[str, Any], *, use_r4b_models: bool | None = None) -> list[ValidationIssue]:
     """Validate one resource as FHIR R4 (4.0.1) JSON.
 
     Resources nested in ``contained``, ``Bundle.entry.resource`` and
@@ -36,13 +49,16 @@ def validate_resource(data: dict[str, Any], *, use_r4b_models: bool = True) -> l
     run through their container (``Bundle.entry[0].resource.status``).
 
     :param data: the parsed JSON body.
-    :param use_r4b_models: also run the R4B pydantic model where one fits. The R4
-        walker covers R4 on its own; turning this off gives several times the
+    :param use_r4b_models: also run the R4B pydantic model where one fits; by
+        default as :func:`set_r4b_crosscheck` set it (on unless configured off). The
+        R4 walker covers R4 on its own; turning this off gives several times the
         throughput (see ``bench/bench_validation.py``).
     :return: the problems found, in document order; an empty list means valid.
 
     .. versionadded:: 0.1
     """
+    if use_r4b_models is None:
+        use_r4b_models = _r4b_crosscheck
     walker = Walker()
     walker.resource(data)
     if walker.issues or not use_r4b_models:

@@ -42,6 +42,9 @@ class Settings:
     #: The most resources one conditional delete may remove; 1 is the spec's "single"
     #: mode (more matches give 412), above 1 is "multiple".
     conditional_delete_max: int = 1
+    #: Also check each write with the fhir.resources R4B pydantic models after the R4
+    #: StructureDefinition walker (see :mod:`conformance.validation`); about 3/4 of validation time.
+    r4b_crosscheck: bool = True
 
 
 class _SettingsSchema(Schema):
@@ -54,6 +57,7 @@ class _SettingsSchema(Schema):
     default_page_size = fields.Integer(load_default=20, validate=validate.Range(min=1, max=1000))
     max_page_size = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10000))
     conditional_delete_max = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
+    r4b_crosscheck = fields.Boolean(load_default=True)
 
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> Settings:

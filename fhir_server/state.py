@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
+from conformance.validation import set_r4b_crosscheck
 from fhir_server.config import Settings
 from fhir_server.db import make_engine, make_session_factory
 
@@ -23,5 +24,8 @@ class ServerState:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServerState:
+        # Every entry point (app, CLI, load workers) builds its state here, so process-wide
+        # settings are applied here too.
+        set_r4b_crosscheck(settings.r4b_crosscheck)
         engine = make_engine(settings.database_url)
         return cls(settings, engine, make_session_factory(engine))

@@ -246,3 +246,20 @@ def test_bad_primitive_extension_sibling() -> None:
     assert validate_resource(patient) == [
         error("structure", "Unknown element `colour` in `Patient.birthDate`.", "Patient.birthDate.colour")
     ]
+
+
+def test_the_r4b_crosscheck_follows_the_process_setting(monkeypatch: pytest.MonkeyPatch) -> None:
+    import conformance.validation as validation
+
+    calls: list[str] = []
+    monkeypatch.setattr(validation, "pydantic_issues", lambda rtype, data, ignore: calls.append(rtype) or [])
+    patient = {"resourceType": "Patient", "birthDate": "1970-01-01"}
+    try:
+        validation.set_r4b_crosscheck(False)
+        assert validation.validate_resource(patient) == [] and calls == []
+        # The R4 check still runs without the second opinion.
+        assert validation.validate_resource({**patient, "birthDate": "1970-13-01"}) != []
+        validation.set_r4b_crosscheck(True)
+        assert validation.validate_resource(patient) == [] and calls == ["Patient"]
+    finally:
+        validation.set_r4b_crosscheck(True)

@@ -32,3 +32,21 @@ def test_config_file_supplies_defaults(tmp_path: pytest.TempPathFactory) -> None
     assert load_settings(environ={"FHIR_SERVER_CONFIG_FILE": str(path)}).default_page_size == 7
     with pytest.raises(ConfigError, match="Cannot read config file"):
         load_settings(environ={"FHIR_SERVER_CONFIG_FILE": str(path) + ".missing"})
+
+
+def test_r4b_crosscheck_is_on_unless_turned_off() -> None:
+    assert load_settings(environ={}).r4b_crosscheck is True
+    assert load_settings(environ={"FHIR_SERVER_R4B_CROSSCHECK": "false"}).r4b_crosscheck is False
+
+
+def test_server_state_applies_the_r4b_setting_to_the_process(tmp_path: pytest.TempPathFactory) -> None:
+    import conformance.validation as validation
+    from fhir_server.state import ServerState
+
+    url = f"sqlite:///{tmp_path}/state.sqlite3"
+    try:
+        state = ServerState.from_settings(load_settings(environ={"FHIR_SERVER_DATABASE_URL": url, "FHIR_SERVER_R4B_CROSSCHECK": "0"}))
+        state.engine.dispose()
+        assert validation._r4b_crosscheck is False
+    finally:
+        validation.set_r4b_crosscheck(True)

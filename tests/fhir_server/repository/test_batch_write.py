@@ -105,3 +105,11 @@ def test_writes_that_keep_the_stored_version_are_validated_only_when_stored(engi
         _write(engine, [PendingWrite(patient(id="x")), PendingWrite({**invalid, "id": "unknown"}, if_absent=True)])
     assert failed.value.position == 1 and isinstance(failed.value.error, InvalidResource)
     assert _count(engine, "SELECT count(*) FROM resource") == 1
+
+
+@pytest.mark.parametrize("family", ['O"Brien', "back\\slash", "{braces},comma", "NULL", "ünï cödé ✓", " spaced "])
+def test_index_values_with_array_syntax_characters_round_trip(engine: Engine, family: str) -> None:
+    _write(engine, [PendingWrite(patient(id="odd", name=[{"family": family}]))])
+    with engine.connect() as connection:
+        stored = connection.execute(text("SELECT exact FROM spidx_string WHERE param = 'family'")).scalars().all()
+    assert stored == [family]
