@@ -13,8 +13,8 @@ from typing import Any
 from conformance.resource_types import R4_RESOURCE_TYPES
 from conformance.search_parameters import SearchRegistry, default_registry
 
-#: Parameter types the search planner implements (composite and special are not yet).
-SEARCHABLE_TYPES = frozenset({"string", "token", "date", "number", "quantity", "reference", "uri"})
+#: Parameter types the search planner implements (special is not yet).
+SEARCHABLE_TYPES = frozenset({"string", "token", "date", "number", "quantity", "reference", "uri", "composite"})
 
 SOFTWARE_NAME = "fhir-server"
 SOFTWARE_VERSION = "0.1.0"

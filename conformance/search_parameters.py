@@ -12,20 +12,23 @@ Pure data: no Flask, no database; the file is read once, on first use.
 
 from __future__ import annotations
 
+import copy
 import json
 import re
 import threading
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, TypeVar
 
 from conformance._definitions import raw_definitions
 from conformance._search_expressions import restrict_expression
 
-__all__ = ["PARAM_TYPES", "SearchParam", "SearchRegistry", "default_registry"]
+__all__ = ["PARAM_TYPES", "SearchParam", "SearchRegistry", "UnusableSearchParameter", "default_registry"]
+
+_T = TypeVar("_T")
 
 #: The nine R4 search parameter types (search.html#ptypes).
 PARAM_TYPES = frozenset({"number", "date", "string", "token", "reference", "composite", "quantity", "uri", "special"})
@@ -49,6 +52,18 @@ _DEFAULT_MODIFIERS: dict[str, tuple[str, ...]] = {
 }
 _ORDERED_TYPES = frozenset({"number", "date", "quantity"})
 _ALL_COMPARATORS = ("eq", "ne", "gt", "lt", "ge", "le", "sa", "eb", "ap")
+
+
+class UnusableSearchParameter(ValueError):
+    """A SearchParameter resource that cannot be indexed; the message names the problem.
+
+    :param element: the FHIRPath of the offending element, e.g. ``SearchParameter.code``.
+    """
+
+    def __init__(self, message: str, element: str | None = None) -> None:
+        super().__init__(message)
+        #: The element at fault (``OperationOutcome.issue.expression``), when one is.
+        self.element = element
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,6 +131,8 @@ class SearchRegistry:
         self._specs: dict[str, dict[str, Mapping[str, Any]]] = {}
         self._by_url: dict[str, Mapping[str, Any]] = {}
         self._cache: dict[str, Mapping[str, SearchParam]] = {}
+        #: What other modules compute from this registry (extraction plans...), see :meth:`derived`.
+        self._derived: dict[Hashable, Any] = {}
         self._lock = threading.Lock()
         self._compartments = {
             name: {rt: tuple(codes) for rt, codes in members.items()} for name, members in compartments.items()
@@ -165,6 +182,10 @@ class SearchRegistry:
             return None
         return self.for_type(resource_type).get(spec["code"])
 
+    def has_url(self, url: str) -> bool:
+        """Whether a parameter of this registry is defined at ``url``."""
+        return url in self._by_url
+
     def compartment_params(self, compartment_type: str, resource_type: str) -> tuple[str, ...]:
         """Return the codes linking ``resource_type`` to a ``compartment_type`` compartment.
 
@@ -174,6 +195,42 @@ class SearchRegistry:
         """
         return self._compartments.get(compartment_type, {}).get(resource_type, ())
 
+    def derived(self, key: Hashable, build: Callable[[], _T]) -> _T:
+        """Return what ``build`` computes from this registry, computing it once per ``key``.
+
+        Compiled extraction plans and the like live here rather than in module caches
+        keyed by the registry: they are dropped with the registry (a process swaps in a
+        new one when SearchParameters change) and cleared by :meth:`add`.
+        """
+        try:
+            value: _T = self._derived[key]
+        except KeyError:
+            value = self._derived[key] = build()  # two threads may both build; either result is right
+        return value
+
+    def extended(self, definitions: Iterable[Mapping[str, Any]]) -> SearchRegistry:
+        """Return a new registry: these parameters plus ``definitions``, each replacing any with its base and code.
+
+        This registry is left unchanged, so a process can swap registries while
+        requests still use the old one. Types no new definition applies to keep
+        their parameter views, and their SearchParam objects are shared.
+
+        :param definitions: compact definitions, as :meth:`definition_of` returns them.
+        """
+        clone = copy.copy(self)
+        clone._specs = {base: dict(codes) for base, codes in self._specs.items()}
+        clone._by_url = dict(self._by_url)
+        clone._derived = {}
+        clone._lock = threading.Lock()
+        touched: set[str] = set()
+        for spec in definitions:
+            clone._store(spec)
+            touched.update(spec["base"])
+        common = touched.intersection(_ABSTRACT_BASES)
+        with self._lock:
+            clone._cache = {} if common else {t: v for t, v in self._cache.items() if t not in touched}
+        return clone
+
     def add(self, search_parameter: Mapping[str, Any]) -> SearchParam:
         """Register a SearchParameter resource posted by a user; it replaces one with the same base and code.
 
@@ -181,34 +238,42 @@ class SearchRegistry:
         :returns: the parameter as it applies to its first base.
         :raises ValueError: when the resource is not a usable SearchParameter; the message names the problem.
         """
-        spec = self._validated(search_parameter)
+        spec = self.definition_of(search_parameter)
         with self._lock:
             self._store(spec)
             self._cache.clear()  # the common params may have changed for every type
+            self._derived.clear()
         return self.for_type(spec["base"][0]).get(spec["code"]) or _param(spec, spec["base"][0])
 
-    def _validated(self, resource: Mapping[str, Any]) -> dict[str, Any]:
-        """Check a posted SearchParameter and return it in the compact shape."""
+    def definition_of(self, resource: Mapping[str, Any]) -> dict[str, Any]:
+        """Check a SearchParameter resource and return it in the data file's compact shape.
+
+        :raises UnusableSearchParameter: naming the element that makes it unusable.
+        """
         if resource.get("resourceType") != "SearchParameter":
-            raise ValueError(f"Expected a `SearchParameter` resource, got `{resource.get('resourceType')}`.")
+            raise UnusableSearchParameter(f"Expected a `SearchParameter` resource, got `{resource.get('resourceType')}`.")
         code, url, kind = resource.get("code"), resource.get("url"), resource.get("type")
         if not isinstance(url, str) or not url:
-            raise ValueError("The SearchParameter has no `url`.")
+            raise UnusableSearchParameter("The SearchParameter has no `url`.", "SearchParameter.url")
+        name = f"The SearchParameter `{url}`"
         if not isinstance(code, str) or not _CODE.match(code):
-            raise ValueError(f"The SearchParameter `{url}` has an invalid `code` `{code}`.")
+            raise UnusableSearchParameter(f"{name} has an invalid `code` `{code}`.", "SearchParameter.code")
         if kind not in PARAM_TYPES:
-            raise ValueError(f"The SearchParameter `{url}` has an unknown `type` `{kind}`.")
+            raise UnusableSearchParameter(f"{name} has an unknown `type` `{kind}`.", "SearchParameter.type")
         bases = resource.get("base")
         if not isinstance(bases, list) or not bases:
-            raise ValueError(f"The SearchParameter `{url}` names no `base` resource type.")
+            raise UnusableSearchParameter(f"{name} names no `base` resource type.", "SearchParameter.base")
         for base in bases:
             if base not in self._resource_types and base not in _ABSTRACT_BASES:
-                raise ValueError(f"The SearchParameter `{url}` has `base` `{base}`, which is not an R4 resource type.")
+                message = f"{name} has `base` `{base}`, which is not an R4 resource type."
+                raise UnusableSearchParameter(message, "SearchParameter.base")
         expression = resource.get("expression")
         if not isinstance(expression, str) or not expression.strip():
-            raise ValueError(f"The SearchParameter `{url}` has no `expression`, so nothing can be indexed.")
+            message = f"{name} has no `expression`, so nothing can be indexed."
+            raise UnusableSearchParameter(message, "SearchParameter.expression")
         if kind == "composite" and not resource.get("component"):
-            raise ValueError(f"The composite SearchParameter `{url}` has no `component`.")
+            message = f"The composite SearchParameter `{url}` has no `component`."
+            raise UnusableSearchParameter(message, "SearchParameter.component")
         spec: dict[str, Any] = {"url": url, "code": code, "type": kind, "base": list(bases), "expression": expression}
         for key in ("target", "comparator", "modifier"):
             if resource.get(key):
@@ -216,8 +281,13 @@ class SearchRegistry:
         for key in ("multipleOr", "multipleAnd"):
             if key in resource:
                 spec[key] = bool(resource[key])
-        if resource.get("component"):
-            spec["component"] = [[part["definition"], part["expression"]] for part in resource["component"]]
+        components = resource.get("component") or []
+        for part in components:
+            if not isinstance(part, dict) or not part.get("definition") or not part.get("expression"):
+                message = f"A `component` of SearchParameter `{url}` lacks its `definition` or `expression`."
+                raise UnusableSearchParameter(message, "SearchParameter.component")
+        if components:
+            spec["component"] = [[part["definition"], part["expression"]] for part in components]
         return spec
 
 

@@ -38,10 +38,11 @@ def serve(host: str, port: int, workers: int) -> None:
 
         run_gunicorn(host, port, workers)
     else:
+        from fhir_server.state import EXTENSION_KEY
         from fhir_server.warmup import prepare_process
 
         app = create_app()
-        prepare_process()
+        prepare_process(app.extensions[EXTENSION_KEY].engine)
         app.run(host=host, port=port, threaded=True)
 
 

@@ -19,10 +19,11 @@ class _FhirGunicorn(BaseApplication):  # type: ignore[misc]
     def load(self) -> Any:
         # Imported per worker (no preload) so each process opens its own database pool.
         from fhir_server.app import create_app
+        from fhir_server.state import EXTENSION_KEY
         from fhir_server.warmup import prepare_process
 
         app = create_app()
-        prepare_process()
+        prepare_process(app.extensions[EXTENSION_KEY].engine)
         return app
 
 

@@ -12,6 +12,7 @@ from models.hl7v2 import Hl7v2Message
 from models.resource import ResourceHistory, ResourceRow
 from models.search import (
     INDEX_TABLES,
+    SpidxComposite,
     SpidxDate,
     SpidxDateSort,
     SpidxNumber,
@@ -29,6 +30,7 @@ __all__ = [
     "Hl7v2Message",
     "ResourceHistory",
     "ResourceRow",
+    "SpidxComposite",
     "SpidxDate",
     "SpidxDateSort",
     "SpidxNumber",

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import Connection, DateTime, Numeric, Table, delete, insert
 
 from fhir_server.search.index_values import (
+    CompositeValue,
     DateSortValue,
     DateValue,
     IndexValue,
@@ -29,6 +30,7 @@ from fhir_server.search.ranges import MAX_INSTANT, MIN_INSTANT
 from models.search import (
     INDEX_TABLES,
     MAX_INDEXED_LENGTH,
+    SpidxComposite,
     SpidxDate,
     SpidxDateSort,
     SpidxNumber,
@@ -48,6 +50,7 @@ _TABLE_OF: dict[type, Table] = {
     ReferenceValue: SpidxReference.__table__,
     UriValue: SpidxUri.__table__,
     DateSortValue: SpidxDateSort.__table__,
+    CompositeValue: SpidxComposite.__table__,
 }
 
 

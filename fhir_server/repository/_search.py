@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import timezone
 from typing import Any
 
@@ -14,7 +14,7 @@ from fhir_server.repository.protocol import StoredResource
 from fhir_server.search.paging import after, decode_cursor, encode_cursor, order_by, sort_columns
 from fhir_server.search.params._context import PlanContext
 from fhir_server.search.planner import Planner
-from fhir_server.search.query import IncludeSpec, SearchQuery
+from fhir_server.search.query import Criterion, IncludeSpec, SearchQuery
 from models.resource import ResourceRow
 from models.search import SpidxReference
 
@@ -57,22 +57,28 @@ def run_search(
 
     :param compartment: ``(CompartmentType, id)`` to restrict to that compartment.
     """
-    planner = Planner(registry, context)
+    planner = Planner(registry, context, resolve=lambda query: session.execute(query).all())
     res = _resource.alias("r")
-    condition = or_(*(_type_condition(planner, res, t, query, strict, compartment) for t in types))
+    condition = or_(*(_type_condition(planner, res, t, query.criteria, strict, compartment) for t in types))
     # Across several types only the resource-table keys (_id, _lastUpdated) are comparable.
     keys = query.sort if len(types) == 1 else [k for k in query.sort if k.code in ("_id", "_lastUpdated")]
-    columns = sort_columns(res, types[0], keys, registry)
+    criteria = (query.criteria, context) if len(types) == 1 else None
+    columns = sort_columns(res, types[0], keys, registry, criteria)
     result = SearchResult(matches=[], ignored=planner.ignored)
     if query.summary == "count":
         result.total = session.execute(select(func.count()).select_from(res).where(condition)).scalar_one()
         return result
     cursor_values, backwards = decode_cursor(query.cursor) if query.cursor else (None, False)
+    enforced = {c for column in columns for c in column.enforces}
+    page_condition = condition
+    if enforced:  # the sort join checks these; the count below still needs them
+        rest = [c for c in query.criteria if c not in enforced]
+        page_condition = _type_condition(replace(planner, ignored=[]), res, types[0], rest, strict, compartment)
     source: Any = res
     for column in columns:
         if column.join is not None:
             source = source.join(*column.join)
-    page = select(res, *(c.expression.label(f"sk{i}") for i, c in enumerate(columns))).select_from(source).where(condition)
+    page = select(res, *(c.expression.label(f"sk{i}") for i, c in enumerate(columns))).select_from(source).where(page_condition)
     if cursor_values is not None:
         page = page.where(after(columns, cursor_values, backwards=backwards))
     page = page.order_by(*order_by(columns, backwards=backwards)).limit(page_size + 1)
@@ -97,11 +103,11 @@ def _type_condition(
     planner: Planner,
     res: Any,
     resource_type: str,
-    query: SearchQuery,
+    criteria: list[Criterion],
     strict: bool,
     compartment: tuple[str, str] | None,
 ) -> ColumnElement[bool]:
-    condition = planner.where(res, resource_type, query.criteria, strict=strict)
+    condition = planner.where(res, resource_type, criteria, strict=strict)
     if compartment is None:
         return condition
     compartment_type, compartment_id = compartment

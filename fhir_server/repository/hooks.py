@@ -18,6 +18,12 @@ write that is already durable. With no listener registered,
 Savepoints: notes recorded inside a rolled-back savepoint are still delivered
 when the outer transaction commits; listeners must treat notes as hints
 (re-read the data), never as facts.
+
+Type watchers (:func:`watch_type`) are for process-wide machinery that must
+follow one rare resource type for the life of the process (SearchParameter
+writes change the search registry, :mod:`.registry_sync`). They get the
+committing session too, and writes of other types still record nothing while
+no general listener is registered.
 """
 
 from __future__ import annotations
@@ -33,7 +39,15 @@ from sqlalchemy.orm import Session
 if TYPE_CHECKING:
     from collections.abc import Callable, Sequence
 
-__all__ = ["WriteNote", "add_listener", "listener_count", "record_write", "remove_listener"]
+__all__ = [
+    "WriteNote",
+    "add_listener",
+    "listener_count",
+    "record_write",
+    "remove_listener",
+    "unwatch_type",
+    "watch_type",
+]
 
 _log = logging.getLogger(__name__)
 _PENDING = "fhir_server.repository.hooks.pending"
@@ -51,6 +65,8 @@ class WriteNote:
 
 
 _listeners: list[Callable[[Sequence[WriteNote]], None]] = []
+#: Resource type to the watchers of its writes.
+_watchers: dict[str, list[Callable[[Session, Sequence[WriteNote]], None]]] = {}
 _lock = threading.Lock()
 
 
@@ -68,15 +84,31 @@ def remove_listener(listener: Callable[[Sequence[WriteNote]], None]) -> None:
 
 
 def listener_count() -> int:
-    """Return how many listeners are registered."""
+    """Return how many listeners are registered (type watchers not counted)."""
     return len(_listeners)
+
+
+def watch_type(resource_type: str, watcher: Callable[[Session, Sequence[WriteNote]], None]) -> None:
+    """Call ``watcher`` with the session and its notes of ``resource_type`` after each commit that wrote one."""
+    with _lock:
+        _watchers.setdefault(resource_type, []).append(watcher)
+
+
+def unwatch_type(resource_type: str, watcher: Callable[[Session, Sequence[WriteNote]], None]) -> None:
+    """Stop calling ``watcher``; unknown watchers are ignored."""
+    with _lock:
+        watchers = _watchers.get(resource_type, [])
+        if watcher in watchers:
+            watchers.remove(watcher)
+        if not watchers:
+            _watchers.pop(resource_type, None)
 
 
 def record_write(
     session: Session, resource_type: str, resource_id: str, version_id: int, resource: dict[str, Any] | None
 ) -> None:
     """Note a write in ``session``'s transaction, to be announced after it commits."""
-    if not _listeners:
+    if not _listeners and resource_type not in _watchers:
         return
     session.info.setdefault(_PENDING, []).append(WriteNote(resource_type, resource_id, version_id, resource))
 
@@ -88,11 +120,16 @@ def _after_commit(session: Session) -> None:
         return
     with _lock:
         listeners = list(_listeners)
-    for listener in listeners:
+        watched = {resource_type: list(watchers) for resource_type, watchers in _watchers.items()}
+    calls: list[tuple[Callable[..., None], tuple[Any, ...]]] = [(listener, (notes,)) for listener in listeners]
+    for resource_type, watchers in watched.items():
+        mine = [note for note in notes if note.resource_type == resource_type]
+        calls += [(watcher, (session, mine)) for watcher in watchers if mine]
+    for call, args in calls:
         try:
-            listener(notes)
+            call(*args)
         except Exception:  # the write is already durable; never fail it afterwards
-            _log.exception("After-commit listener %r failed", listener)
+            _log.exception("After-commit listener %r failed", call)
 
 
 @event.listens_for(Session, "after_rollback")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy import false, select
+from sqlalchemy import false, func, select
 
 from fhir_server.repository import _statements as sql
 from fhir_server.repository.sql import SqlRepository
@@ -27,10 +27,10 @@ class ReindexBatch:
 
 def count_resources(repo: SqlRepository, resource_type: str | None) -> int:
     """How many current resources a reindex of ``resource_type`` (or all) will visit."""
-    query = select(_resource.c.pk).where(_resource.c.deleted == false())
+    query = select(func.count()).select_from(_resource).where(_resource.c.deleted == false())
     if resource_type:
         query = query.where(_resource.c.resource_type == resource_type)
-    return len(repo.session.execute(query).all())
+    return int(repo.session.execute(query).scalar_one())
 
 
 def reindex_batch(repo: SqlRepository, resource_type: str | None, after_pk: int, size: int = 500) -> ReindexBatch:

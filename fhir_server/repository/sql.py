@@ -37,11 +37,12 @@ from fhir_server.repository.protocol import (
     WriteResult,
     format_instant,
 )
-from conformance.search_parameters import SearchRegistry, default_registry
+from conformance.search_parameters import SearchRegistry
 from fhir_server.repository import _statements as sql
 from fhir_server.repository._batch_write import PendingWrite, write_batch
 from fhir_server.repository._search import SearchResult, run_search
 from fhir_server.repository.hooks import record_write
+from fhir_server.repository.registry_sync import registry_for, search_parameter_issues
 from fhir_server.search.params._context import PlanContext
 from fhir_server.search.query import SearchQuery
 from fhir_server.search.index_values import IndexValue
@@ -80,8 +81,9 @@ class SqlRepository:
         self.session = session
         self.context = context or RequestContext()
         self.access: AccessPolicy = access or AllowAll()
-        #: Search parameters whose values are indexed on every write.
-        self.registry = registry or default_registry()
+        #: Search parameters whose values are indexed on every write: the official ones and the
+        #: database's active custom SearchParameters, as this process last saw them.
+        self.registry = registry or registry_for(session)
 
     # -- validation -----------------------------------------------------------------
 
@@ -99,7 +101,10 @@ class SqlRepository:
                     "resourceType",
                 )
             ]
-        return validate_resource(resource)
+        issues = validate_resource(resource)
+        if actual == "SearchParameter":  # one that cannot be indexed would break every write of its base
+            return issues + search_parameter_issues(self.session, resource, issues)
+        return issues
 
     def _require_valid(self, resource: Any, resource_type: str | None = None) -> None:
         issues = [i for i in self.validate(resource, resource_type=resource_type) if i.severity in ("error", "fatal")]

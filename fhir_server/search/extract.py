@@ -24,22 +24,26 @@ converter per ``(parameter type, element type)`` turns each into the values of
   references are skipped. ``Reference.identifier`` becomes a :class:`TokenValue`
   named ``"<code>.identifier"``, for the ``:identifier`` modifier.
 * **uri**: uri/url/canonical/oid/uuid strings.
+* **composite**: a :class:`CompositeValue` per combination of component values
+  within one element the composite's expression selects
+  (:mod:`fhir_server.search._extract_composite`), each component converted by
+  the rules above for its definition's type.
 
 Not extracted: ``_id`` and ``_lastUpdated`` (columns of the resource table),
-parameters without an expression (``_text``, ``_content``, ``_query``), and the
-``composite`` and ``special`` types, which produce nothing here: composites are
-indexed by the caller from their component values (:meth:`FhirPath.evaluate`
-gives those), ``near`` needs a geo index. Identical values are returned once.
+parameters without an expression (``_text``, ``_content``, ``_query``), the
+``special`` type (``near`` needs a geo index), and composites whose component
+types the index has no slots for. Identical values are returned once.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from conformance.search_parameters import SearchParam, SearchRegistry, default_registry
+from conformance.search_parameters import SearchRegistry, default_registry
+from fhir_server.search._extract_composite import CompositePlan, composite_plan
+from fhir_server.search._extract_element import resolve_type
 from fhir_server.search._extract_values import CONVERTERS, Converter
-from fhir_server.search._fhirpath_model import primitive_codes
 from fhir_server.search.fhirpath import compile_fhirpath
 
 if TYPE_CHECKING:
@@ -50,69 +54,27 @@ __all__ = ["SKIPPED_CODES", "extract_index_values"]
 #: Common parameters the resource table already answers.
 SKIPPED_CODES = frozenset({"_id", "_lastUpdated"})
 _SKIPPED_TYPES = frozenset({"composite", "special"})
-# ContactPoint.system codes; an Identifier.system is a URI and never one of these.
-_CONTACT_SYSTEMS = frozenset({"phone", "fax", "email", "pager", "url", "sms", "other"})
 
 _Plan = tuple[tuple[str, str, Callable[[dict[str, Any]], list[tuple[Any, str | None]]]], ...]
-# Registry view (held, so its id cannot be reused) and the plan built from it, per resource type.
-_PLANS: dict[tuple[int, str], tuple[Mapping[str, SearchParam], _Plan]] = {}
 
 
-def _plan(registry: SearchRegistry, resource_type: str) -> _Plan:
-    """Return ``(code, type, compiled path)`` for each parameter of a type that extraction indexes."""
+def _plan(registry: SearchRegistry, resource_type: str) -> tuple[_Plan, CompositePlan | None]:
+    """Return ``(code, type, compiled path)`` for each plain parameter of a type, and its composites' plan.
+
+    Kept on the registry (:meth:`SearchRegistry.derived`), not in a module cache: a
+    registry replaced after a SearchParameter change takes its plans with it.
+    """
+    return registry.derived((_plan, resource_type), lambda: _build_plan(registry, resource_type))
+
+
+def _build_plan(registry: SearchRegistry, resource_type: str) -> tuple[_Plan, CompositePlan | None]:
     params = registry.for_type(resource_type)
-    cached = _PLANS.get((id(registry), resource_type))
-    if cached is not None and cached[0] is params:
-        return cached[1]
     plan = tuple(
         (param.code, param.type, compile_fhirpath(param.expression))
         for param in params.values()
         if param.expression and param.code not in SKIPPED_CODES and param.type not in _SKIPPED_TYPES
     )
-    _PLANS[(id(registry), resource_type)] = (params, plan)
-    return plan
-
-
-def _extension_value(extension: dict[str, Any]) -> tuple[Any, str | None]:
-    """Return an Extension's ``value[x]`` and its type, from the JSON name's suffix."""
-    for key, value in extension.items():
-        if key.startswith("value") and len(key) > 5:
-            suffix = key[5:]
-            lowered = suffix[0].lower() + suffix[1:]
-            return value, lowered if lowered in primitive_codes() else suffix
-    return None, None
-
-
-def _shape_type(value: Any, param_type: str) -> str | None:
-    """Guess a FHIR type from the JSON shape, where the model could not say (fhirpathpy fallback)."""
-    if isinstance(value, bool):
-        return "boolean"
-    if isinstance(value, int | float):
-        return "decimal"
-    if isinstance(value, str):
-        return {"date": "dateTime", "reference": "uri"}.get(param_type, "string")
-    if not isinstance(value, dict):
-        return None
-    keys = value.keys()
-    for names, guess in (
-        (("reference", "identifier"), "Reference"),
-        (("coding",), "CodeableConcept"),
-        (("family", "given"), "HumanName"),
-        (("line", "city", "postalCode"), "Address"),
-        (("currency",), "Money"),
-        (("start", "end"), "Period"),
-        (("event", "repeat"), "Timing"),
-        (("low", "high"), "Range"),
-        (("origin",), "SampledData"),
-        (("url",), "Extension"),
-    ):
-        if any(name in keys for name in names):
-            return guess
-    if "value" in keys and not isinstance(value["value"], str):
-        return "Quantity"
-    if "value" in keys:
-        return "ContactPoint" if value.get("system") in _CONTACT_SYSTEMS else "Identifier"
-    return "Coding" if "code" in keys else None
+    return plan, composite_plan(registry, resource_type, params)
 
 
 def extract_index_values(resource: dict[str, Any], registry: SearchRegistry | None = None) -> list[IndexValue]:
@@ -124,16 +86,13 @@ def extract_index_values(resource: dict[str, Any], registry: SearchRegistry | No
     resource_type = resource.get("resourceType")
     if not isinstance(resource_type, str):
         return []
-    plan = _plan(registry or default_registry(), resource_type)
+    plan, composites = _plan(registry or default_registry(), resource_type)
     out: list[IndexValue] = []
     seen: set[IndexValue] = set()
     for code, param_type, path in plan:
         for value, fhir_type in path(resource):
             if fhir_type == "Extension" or fhir_type is None:
-                if fhir_type is None:
-                    fhir_type = _shape_type(value, param_type)
-                if fhir_type == "Extension":
-                    value, fhir_type = _extension_value(value)
+                value, fhir_type = resolve_type(value, fhir_type, param_type)
             convert: Converter | None = CONVERTERS.get((param_type, fhir_type or ""))
             if convert is None:
                 continue
@@ -141,4 +100,6 @@ def extract_index_values(resource: dict[str, Any], registry: SearchRegistry | No
                 if item not in seen:
                     seen.add(item)
                     out.append(item)
+    if composites is not None:
+        out.extend(composites.values(resource))
     return out

@@ -108,8 +108,57 @@ class DateSortValue:
     param: str
     low: datetime
     high: datetime
+    #: ``high - low`` in whole seconds, rounded up, when the resource has exactly one value of
+    #: the parameter (the row *is* that value); ``-1`` for several, ``None`` for none. See
+    #: :mod:`fhir_server.search.sort_bounds` for what it lets a sorted date search skip.
+    span_seconds: int | None = None
+
+
+def span_seconds(low: datetime, high: datetime) -> int:
+    """``high - low`` in seconds, rounded up, so ``span_seconds <= n`` proves ``high <= low + n s``."""
+    delta = high - low
+    return delta.days * 86400 + delta.seconds + (1 if delta.microseconds else 0)
+
+
+@dataclass(frozen=True, slots=True)
+class CompositeValue:
+    """A ``composite`` value: one combination of component values taken from one element.
+
+    The fields are the ``spidx_composite`` slots (:data:`models.search.COMPOSITE_SLOTS`):
+    each component fills the columns of its slot with what the plain parameter would
+    store, and the other slots stay ``None``.
+    """
+
+    param: str
+    token1_system: str | None = None
+    token1_code: str | None = None
+    token2_system: str | None = None
+    token2_code: str | None = None
+    number1: Decimal | None = None
+    number2: Decimal | None = None
+    quantity_value: Decimal | None = None
+    quantity_system: str | None = None
+    quantity_code: str | None = None
+    quantity_unit: str | None = None
+    #: ``MIN_INSTANT``/``MAX_INSTANT`` for open ends, as the date column ranges need.
+    date_low: datetime | None = None
+    date_high: datetime | None = None
+    string: str | None = None
+    reference_type: str | None = None
+    reference_id: str | None = None
+    reference_url: str | None = None
+    reference_version: str | None = None
+    uri: str | None = None
 
 
 IndexValue = (
-    StringValue | TokenValue | DateValue | NumberValue | QuantityValue | ReferenceValue | UriValue | DateSortValue
+    StringValue
+    | TokenValue
+    | DateValue
+    | NumberValue
+    | QuantityValue
+    | ReferenceValue
+    | UriValue
+    | DateSortValue
+    | CompositeValue
 )

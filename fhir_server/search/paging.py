@@ -18,8 +18,9 @@ from sqlalchemy import ColumnElement, FromClause, and_, func, literal, or_, sele
 
 from conformance.search_parameters import SearchRegistry
 from fhir_server.errors import BadRequest
-from fhir_server.search.params._context import UnsupportedSearch
-from fhir_server.search.query import SortKey
+from fhir_server.search.params._context import PlanContext, UnsupportedSearch
+from fhir_server.search.query import Criterion, SortKey
+from fhir_server.search.sort_bounds import sort_rows
 from models.search import SpidxDateSort, SpidxNumber, SpidxQuantity, SpidxReference, SpidxString, SpidxToken, SpidxUri
 
 #: Per parameter type: the index table and the column a resource sorts by.
@@ -41,14 +42,24 @@ class SortColumn:
     descending: bool
     #: ``(table alias, ON clause)`` to inner-join for this key.
     join: tuple[FromClause, ColumnElement[bool]] | None = None
+    #: Search criteria the join already enforces, to leave out of the WHERE.
+    enforces: tuple[Criterion, ...] = ()
 
 
-def sort_columns(res: FromClause, resource_type: str, keys: list[SortKey], registry: SearchRegistry) -> list[SortColumn]:
+def sort_columns(
+    res: FromClause,
+    resource_type: str,
+    keys: list[SortKey],
+    registry: SearchRegistry,
+    criteria: tuple[list[Criterion], PlanContext] | None = None,
+) -> list[SortColumn]:
     """ORDER BY expressions for ``_sort``, always ending in the row key as a tie-breaker.
 
     A resource with several values sorts by its lowest ascending and its highest
     descending; one with none sorts first ascending (a fixed sentinel stands in
-    for "no value" so the keyset comparison stays total).
+    for "no value" so the keyset comparison stays total). ``criteria`` (with their
+    plan context) on the first key, a date parameter, narrow its sort rows and may be
+    enforced by its join (:func:`~fhir_server.search.sort_bounds.sort_rows`).
     """
     columns = []
     for key in keys:
@@ -63,9 +74,18 @@ def sort_columns(res: FromClause, resource_type: str, keys: list[SortKey], regis
             raise UnsupportedSearch(f"Cannot sort by `{key.code}`: it is not a search parameter of `{resource_type}`.")
         if param.type == "date":
             # One span row per (resource, date param): an inner join in index order, no aggregate.
-            span = SpidxDateSort.__table__.alias(f"sort_{len(columns)}")
-            on = and_(span.c.resource_pk == res.c.pk, span.c.resource_type == resource_type, span.c.param == param.code)
-            columns.append(SortColumn(span.c.high if key.descending else span.c.low, key.descending, (span, on)))
+            name = f"sort_{len(columns)}"
+            bounded = None
+            if criteria is not None and not columns:
+                bounded = sort_rows(name, resource_type, param.code, *criteria, descending=key.descending)
+            if bounded is None:
+                span: Any = SpidxDateSort.__table__.alias(name)
+                narrowed, enforces = and_(span.c.resource_type == resource_type, span.c.param == param.code), ()
+            else:
+                span, narrowed, enforces = bounded
+            on = and_(span.c.resource_pk == res.c.pk, narrowed)
+            expression = span.c.high if key.descending else span.c.low
+            columns.append(SortColumn(expression, key.descending, (span, on), enforces))
             continue
         if param.type in _SORT_COLUMNS:
             table, name, empty = _SORT_COLUMNS[param.type]
@@ -89,13 +109,20 @@ def order_by(columns: list[SortColumn], *, backwards: bool) -> list[ColumnElemen
 
 
 def after(columns: list[SortColumn], values: list[Any], *, backwards: bool) -> ColumnElement[bool]:
-    """Rows strictly after (or, ``backwards``, before) the row with sort ``values``."""
+    """Rows strictly after (or, ``backwards``, before) the row with sort ``values``.
+
+    The OR of alternatives mixes columns of several tables, so it is also stated as
+    a plain bound on the first key, which the database can use as an index range
+    (and push into a sort join's subqueries) instead of rereading earlier pages.
+    """
     alternatives = []
     for i, column in enumerate(columns):
         equal = [columns[j].expression == values[j] for j in range(i)]
         later = column.expression < values[i] if column.descending != backwards else column.expression > values[i]
         alternatives.append(and_(*equal, later))
-    return or_(*alternatives)
+    first = columns[0].expression
+    bound = first <= values[0] if columns[0].descending != backwards else first >= values[0]
+    return and_(bound, or_(*alternatives))
 
 
 def encode_cursor(values: list[Any], *, backwards: bool) -> str:

@@ -11,7 +11,7 @@ import pytest
 from conformance import build_search_parameters
 from conformance._search_expressions import restrict_expression, split_union
 from conformance.build_definitions import DATA_DIR
-from conformance.search_parameters import SearchParam, SearchRegistry, default_registry
+from conformance.search_parameters import SearchParam, SearchRegistry, UnusableSearchParameter, default_registry
 
 DATA_FILE = DATA_DIR / build_search_parameters.OUTPUT_NAME
 
@@ -170,3 +170,29 @@ def test_add_custom_common_parameter_reaches_every_type() -> None:
 def test_add_rejects_unusable_parameters(overrides: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
         SearchRegistry([], {}).add(custom(**overrides))
+
+
+def test_extended_leaves_the_original_and_shares_untouched_views() -> None:
+    official = default_registry()
+    observation = official.for_type("Observation")
+    official.for_type("Patient")
+    extended = official.extended([official.definition_of(custom())])
+    assert extended.get("Patient", "eye-colour") is not None
+    assert official.get("Patient", "eye-colour") is None
+    assert extended.for_type("Observation") is observation
+    assert extended.has_url(custom()["url"]) and not official.has_url(custom()["url"])
+
+
+def test_derived_data_is_built_once_and_cleared_by_add() -> None:
+    registry = SearchRegistry([], {})
+    builds: list[int] = []
+    assert registry.derived("key", lambda: builds.append(1) or len(builds)) == 1
+    assert registry.derived("key", lambda: builds.append(1) or len(builds)) == 1
+    registry.add(custom())
+    assert registry.derived("key", lambda: builds.append(1) or len(builds)) == 2
+
+
+def test_definition_of_names_the_element() -> None:
+    with pytest.raises(UnusableSearchParameter) as caught:
+        default_registry().definition_of(custom(code="bad code"))
+    assert caught.value.element == "SearchParameter.code"

@@ -88,3 +88,49 @@ def test_reindex_rebuilds_index_rows(env: str) -> None:
     assert "Reindexed 1 resources of type Patient." in result.output
     assert _count(env, "SELECT count(*) FROM spidx_string WHERE normalized = 'reindexed'") == indexed
     assert runner.invoke(main, ["reindex", "Spaceship"]).exit_code != 0
+
+
+def test_reindex_indexes_stored_resources_for_a_loaded_search_parameter(env: str, tmp_path: Path) -> None:
+    """`load` (one process) stores a SearchParameter; `reindex` (another) indexes the patients stored before it."""
+    runner = CliRunner()
+    married = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v3-MaritalStatus", "code": "M"}]}
+    patients = tmp_path / "patients.ndjson"
+    patients.write_bytes(b"".join(
+        orjson.dumps({"resourceType": "Patient", "id": f"m{n}", "maritalStatus": married}) + b"\n" for n in range(3)
+    ))  # fmt: skip
+    search_parameter = tmp_path / "marital.json"
+    search_parameter.write_bytes(orjson.dumps({
+        "resourceType": "SearchParameter", "id": "marital", "url": "http://example.org/SearchParameter/marital",
+        "name": "Marital", "status": "active", "description": "Marital status.", "code": "marital",
+        "base": ["Patient"], "type": "token", "expression": "Patient.maritalStatus",
+    }))  # fmt: skip
+    assert runner.invoke(main, ["load", str(patients)]).exit_code == 0
+    assert runner.invoke(main, ["load", str(search_parameter)]).exit_code == 0
+    marital_rows = "SELECT count(*) FROM spidx_token WHERE param = 'marital'"
+    assert _count(env, marital_rows) == 0
+    result = runner.invoke(main, ["reindex", "Patient"])
+    assert result.exit_code == 0, result.output
+    assert "Reindexing" in result.output and "3/3" in result.output  # the progress bar
+    assert "Reindexed 3 resources of type Patient." in result.output
+    assert _count(env, marital_rows) == 3
+
+
+def test_reindex_rebuilds_composite_rows(env: str, tmp_path: Path) -> None:
+    from fhir_server.db import make_engine
+
+    component = {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": 120}}
+    observation = {"resourceType": "Observation", "id": "bp", "status": "final", "code": {"text": "BP"}, "component": [component]}
+    path = tmp_path / "bp.ndjson"
+    path.write_bytes(orjson.dumps(observation) + b"\n")
+    runner = CliRunner()
+    assert runner.invoke(main, ["load", str(path)]).exit_code == 0
+    query = "SELECT count(*) FROM spidx_composite WHERE param = 'component-code-value-quantity' AND token1_code = '8480-6'"
+    assert _count(env, query) == 1
+    engine = make_engine(env)
+    with engine.begin() as connection:
+        connection.execute(text("DELETE FROM spidx_composite"))
+    engine.dispose()
+    result = runner.invoke(main, ["reindex", "Observation"])
+    assert result.exit_code == 0, result.output
+    assert _count(env, query) == 1
+    assert _count(env, "SELECT count(*) FROM spidx_composite WHERE param = 'combo-code-value-quantity'") == 1

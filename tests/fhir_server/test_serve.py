@@ -12,6 +12,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 
 
 def _free_port() -> int:
@@ -66,3 +67,28 @@ def test_prepare_process_loads_definitions_and_freezes_them() -> None:
         assert gc.get_freeze_count() > before
     finally:
         gc.unfreeze()
+
+
+def test_prepare_process_loads_the_stored_custom_search_parameters(engine: Engine) -> None:
+    import gc
+
+    from fhir_server.db import make_engine, make_session_factory, unit_of_work
+    from fhir_server.repository import SqlRepository, registry_sync
+    from fhir_server.warmup import prepare_process
+
+    with unit_of_work(make_session_factory(engine)) as session:
+        SqlRepository(session).update("SearchParameter", "marital", {
+            "resourceType": "SearchParameter", "id": "marital", "url": "http://example.org/SearchParameter/marital",
+            "name": "Marital", "status": "active", "description": "Marital status.", "code": "marital",
+            "base": ["Patient"], "type": "token", "expression": "Patient.maritalStatus",
+        })  # fmt: skip
+    # A new process's engine: nothing is loaded for it yet.
+    started_fresh = make_engine(engine.url.render_as_string(hide_password=False))
+    try:
+        prepare_process(started_fresh)
+        try:
+            assert registry_sync.custom_parameters(started_fresh).registry.get("Patient", "marital") is not None
+        finally:
+            gc.unfreeze()
+    finally:
+        started_fresh.dispose()

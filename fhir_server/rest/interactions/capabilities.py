@@ -9,7 +9,7 @@ from flask import Response
 
 from conformance.capability import build_capability_statement
 from fhir_server.rest.http import base_url, json_response
-from fhir_server.rest.request_scope import server_state
+from fhir_server.rest.request_scope import repository, server_state
 
 
 def capabilities() -> Response:
@@ -18,4 +18,6 @@ def capabilities() -> Response:
 
     routed = [(route.level, route.interaction) for route in ROUTES]
     mode = "multiple" if server_state().settings.conditional_delete_max > 1 else "single"
-    return json_response(build_capability_statement(routed, base_url(), conditional_delete=mode))
+    # The repository's registry lists the database's custom SearchParameters with the official ones.
+    statement = build_capability_statement(routed, base_url(), repository().registry, conditional_delete=mode)
+    return json_response(statement)

@@ -6,6 +6,7 @@ from collections.abc import Iterator, Sequence
 
 import pytest
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from fhir_server.db import make_session_factory, unit_of_work
 from fhir_server.repository import hooks
@@ -58,3 +59,23 @@ def test_without_listeners_nothing_is_kept(engine: Engine) -> None:
     with unit_of_work(make_session_factory(engine)) as session:
         hooks.record_write(session, "Patient", "a", 1, None)
         assert not session.info
+
+
+def test_type_watchers_get_the_session_and_only_their_type(engine: Engine) -> None:
+    calls: list[tuple[Session, list[str]]] = []
+
+    def watcher(session: Session, notes: Sequence[hooks.WriteNote]) -> None:
+        calls.append((session, [note.resource_id for note in notes]))
+
+    hooks.watch_type("Basic", watcher)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            hooks.record_write(session, "Patient", "p", 1, None)  # not watched: not even kept
+            hooks.record_write(session, "Basic", "b", 1, None)
+            assert len(session.info[next(iter(session.info))]) == 1
+        with unit_of_work(make_session_factory(engine)) as other:
+            hooks.record_write(other, "Patient", "p", 2, None)
+    finally:
+        hooks.unwatch_type("Basic", watcher)
+    assert calls == [(session, ["b"])]
+    assert hooks.listener_count() == 0
