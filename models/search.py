@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, Numeric, String, Text, text
+from sqlalchemy import Index, Numeric, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from models.base import Base, BigIntKey, intpk, resource_type
@@ -24,7 +24,10 @@ param_code = String(100)
 
 
 def _owner() -> Mapped[int]:
-    return mapped_column(BigIntKey, ForeignKey("resource.pk", ondelete="CASCADE"))
+    # The key of the resource row; deliberately not a foreign key (migration 0008): only
+    # the repository writes index rows, with their resource, and resource rows are never
+    # deleted, while the key's check was a trigger per index row.
+    return mapped_column(BigIntKey)
 
 
 class SpidxString(Base):

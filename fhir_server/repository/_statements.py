@@ -109,7 +109,7 @@ _HISTORY = (
 _PG_INSERT_NEW = _prepare("fhir_insert_new", _pg_sql(
     "WITH w AS (INSERT INTO resource (resource_type, fhir_id, version_id, last_updated, deleted, content) "
     "VALUES (:resource_type, :fhir_id, :version_id, :last_updated, :deleted, :content) "
-    f"ON CONFLICT DO NOTHING {_RETURNING}), {_HISTORY}, {pg_index_ctes('w')} SELECT pk FROM w"
+    f"ON CONFLICT DO NOTHING {_RETURNING}), {_HISTORY}, {pg_index_ctes('w', replacing=False)} SELECT pk FROM w"
 ))
 _PG_WRITE_VERSION = _prepare("fhir_write_version", _pg_sql(
     "WITH w AS (UPDATE resource SET version_id = :version_id, last_updated = :last_updated, deleted = :deleted, "
@@ -226,22 +226,29 @@ def lock_many(connection: Connection, keys: list[tuple[str, str]]) -> dict[tuple
 
 LOCK_CURRENT_WITH_TIME = LOCK_CURRENT.add_columns(resource.c.last_updated)
 
-_PG_WRITE_MANY = _prepare("fhir_write_many", _pg_sql(
-    "WITH v AS (SELECT * FROM unnest(CAST(:row_pks AS bigint[]), CAST(:types AS text[]), CAST(:ids AS text[]), "
-    "CAST(:versions AS int[]), CAST(:contents AS bytea[]), CAST(:methods AS text[])) "
-    "WITH ORDINALITY AS v(row_pk, resource_type, fhir_id, version_id, content, method, ord)), "
-    "ins AS (INSERT INTO resource (resource_type, fhir_id, version_id, last_updated, deleted, content) "
-    "SELECT resource_type, fhir_id, version_id, :last_updated, false, content FROM v WHERE row_pk IS NULL "
-    "ON CONFLICT DO NOTHING RETURNING pk, resource_type, fhir_id), "
-    "upd AS (UPDATE resource AS r SET version_id = v.version_id, last_updated = :last_updated, deleted = false, "
-    "content = v.content FROM v WHERE r.pk = v.row_pk RETURNING r.pk, r.resource_type, r.fhir_id), "
-    "w AS (SELECT x.pk, v.resource_type, v.fhir_id, v.version_id, v.content, v.method, v.ord "
-    "FROM (SELECT * FROM ins UNION ALL SELECT * FROM upd) AS x "
-    "JOIN v ON v.resource_type = x.resource_type AND v.fhir_id = x.fhir_id), "
-    "h AS (INSERT INTO resource_history (resource_pk, resource_type, fhir_id, version_id, last_updated, method, content) "
-    "SELECT pk, resource_type, fhir_id, version_id, :last_updated, method, content FROM w), "
-    f"{pg_batch_index_ctes('w')} SELECT array_agg(ord) FROM w"
-))
+
+def _write_many_statement(name: str, *, replacing: bool) -> str:
+    return _prepare(name, _pg_sql(
+        "WITH v AS (SELECT * FROM unnest(CAST(:row_pks AS bigint[]), CAST(:types AS text[]), CAST(:ids AS text[]), "
+        "CAST(:versions AS int[]), CAST(:contents AS bytea[]), CAST(:methods AS text[])) "
+        "WITH ORDINALITY AS v(row_pk, resource_type, fhir_id, version_id, content, method, ord)), "
+        "ins AS (INSERT INTO resource (resource_type, fhir_id, version_id, last_updated, deleted, content) "
+        "SELECT resource_type, fhir_id, version_id, :last_updated, false, content FROM v WHERE row_pk IS NULL "
+        "ON CONFLICT DO NOTHING RETURNING pk, resource_type, fhir_id), "
+        "upd AS (UPDATE resource AS r SET version_id = v.version_id, last_updated = :last_updated, deleted = false, "
+        "content = v.content FROM v WHERE r.pk = v.row_pk RETURNING r.pk, r.resource_type, r.fhir_id), "
+        "w AS (SELECT x.pk, v.resource_type, v.fhir_id, v.version_id, v.content, v.method, v.ord "
+        "FROM (SELECT * FROM ins UNION ALL SELECT * FROM upd) AS x "
+        "JOIN v ON v.resource_type = x.resource_type AND v.fhir_id = x.fhir_id), "
+        "h AS (INSERT INTO resource_history (resource_pk, resource_type, fhir_id, version_id, last_updated, method, content) "
+        "SELECT pk, resource_type, fhir_id, version_id, :last_updated, method, content FROM w), "
+        f"{pg_batch_index_ctes('w', replacing=replacing)} SELECT array_agg(ord) FROM w"
+    ))  # fmt: skip
+
+
+#: All new resources (the common case of loads and HL7 v2), and a batch that replaces versions.
+_PG_CREATE_MANY = _write_many_statement("fhir_create_many", replacing=False)
+_PG_WRITE_MANY = _write_many_statement("fhir_write_many", replacing=True)
 
 
 def write_many(connection: Connection, rows: list[tuple[Any, ...]], now: datetime, indexes: list[list[IndexValue]]) -> set[int]:
@@ -262,10 +269,12 @@ def write_many(connection: Connection, rows: list[tuple[Any, ...]], now: datetim
             "contents": [r[4] for r in rows],
             "methods": [r[5] for r in rows],
             "last_updated": now,
-            "replaced": [r[0] for r in rows if r[0] is not None],
             **pg_batch_index_params(indexes),
         }
-        written = _pg_execute(connection, _PG_WRITE_MANY, params)
+        replaced = [r[0] for r in rows if r[0] is not None]
+        if replaced:
+            params["replaced"] = replaced
+        written = _pg_execute(connection, _PG_WRITE_MANY if replaced else _PG_CREATE_MANY, params)
         return {int(o) - 1 for o in written or ()}
     done = set()
     for position, ((row_pk, resource_type, fhir_id, version, content, method), index) in enumerate(zip(rows, indexes, strict=True)):
