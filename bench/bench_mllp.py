@@ -131,10 +131,11 @@ def free_port() -> int:
 
 
 @contextmanager
-def listener(url: str) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
-    """``fhir-server hl7 listen`` in its own process; yields it and its port once it accepts."""
+def listener(url: str, processes: int = 1) -> Iterator[tuple[subprocess.Popen[bytes], int]]:
+    """``fhir-server hl7 listen`` in its own process(es); yields the first and its port once it accepts."""
     port = free_port()
     command = [sys.executable, "-m", "fhir_server.cli", "hl7", "listen", "--port", str(port), "--no-worker"]
+    command += ["--processes", str(processes)]
     env = {**os.environ, "FHIR_SERVER_DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(command, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
@@ -181,25 +182,34 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and its child processes (the extra listener processes), from /proc."""
+    children: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        children += [int(c) for c in task.read_text().split()]
+    return [pid, *children]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("url", nargs="?", help="database URL (default: a temporary SQLite file)")
     parser.add_argument("messages", nargs="?", type=int, default=2000)
     parser.add_argument("--profile", help="write the listener's py-spy samples (collapsed stacks) here")
+    parser.add_argument("--processes", type=int, default=1, help="listener processes sharing the port")
     args = parser.parse_args()
     with database(args.url or None) as url:
         engine = make_engine(url)
         migrations.upgrade(engine)
         engine.dispose()
-        with listener(url) as (process, port):
+        with listener(url, args.processes) as (process, port):
             measure(port, 10**6, 40)  # warm-up: imports, validation caches, connection pool
             with profiled(process.pid, args.profile):
-                cpu = cpu_seconds(process.pid)
+                cpu = sum(cpu_seconds(pid) for pid in process_tree(process.pid))
                 per_second, resources = measure(port, 0, args.messages)
-                cpu = cpu_seconds(process.pid) - cpu
+                cpu = sum(cpu_seconds(pid) for pid in process_tree(process.pid)) - cpu
         backend = make_url(url).get_backend_name()
     print(
-        f"{backend}: {CONNECTIONS} connections, {args.messages} ORU^R01 (5-10 OBX): "
+        f"{backend}: {CONNECTIONS} connections, {args.processes} listener process(es), {args.messages} ORU^R01 (5-10 OBX): "
         f"{per_second:7.1f} messages/s ACKed and mapped, {resources:7.1f} resources/s, "
         f"listener CPU {1000 * cpu / args.messages:.1f} ms/message"
     )

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import logging
 import signal
+import subprocess
+import sys
 import threading
 from typing import Any
 
@@ -49,22 +51,44 @@ def hl7() -> None:
     "--lease", default=30.0, show_default=True,
     help="Seconds a message being mapped stays claimed; after a crash, its resend waits this long.",
 )  # fmt: skip
-def listen(host: str, port: int, defer_mapping: bool, no_worker: bool, lease: float) -> None:
+@click.option(
+    "--processes", default=1, show_default=True, type=click.IntRange(1, 64),
+    help="Listener processes sharing the port (SO_REUSEPORT), e.g. one per core.",
+)  # fmt: skip
+@click.option("--reuse-port", is_flag=True, hidden=True, help="Bind with SO_REUSEPORT (set for the extra processes).")
+def listen(host: str, port: int, defer_mapping: bool, no_worker: bool, lease: float, processes: int, reuse_port: bool) -> None:
     """Receive HL7 v2 messages over MLLP on HOST:PORT (0: any free port)."""
+    if processes > 1 and port == 0:
+        raise click.UsageError("`--processes` above 1 needs a fixed `--port`: the processes share it.")
     state = server_state()
     # FHIR_SERVER_AUTO_RISK=1: vital signs mapped here trigger background re-scoring too.
     from ml.auto_risk import start_from_environment
 
     start_from_environment(state.sessions)
     listener = Listener(
-        state.sessions, host=host, port=port, defer_mapping=defer_mapping, run_worker=not no_worker, lease=lease
-    )
+        state.sessions, host=host, port=port, defer_mapping=defer_mapping, run_worker=not no_worker, lease=lease,
+        reuse_port=reuse_port or processes > 1,
+    )  # fmt: skip
     bound = listener.start()
+    # The other processes bind the same port once this one holds it; the kernel spreads
+    # connections over all of them, so mapping and validation use every core.
+    extra = [_spawn_listener(host, port, defer_mapping, lease) for _ in range(processes - 1)]
     click.echo(f"HL7 v2 MLLP listener on {host}:{bound} ({state.engine.url.render_as_string(hide_password=True)})")
     try:
         _wait_for_signal()
     finally:
+        for child in extra:
+            child.terminate()
         listener.stop()
+        for child in extra:
+            child.wait()
+
+
+def _spawn_listener(host: str, port: int, defer_mapping: bool, lease: float) -> subprocess.Popen[bytes]:
+    """One more listener process on the same port, without a mapping worker of its own."""
+    command = [sys.executable, "-m", "fhir_server.cli", "hl7", "listen", "--host", host, "--port", str(port)]
+    command += ["--lease", str(lease), "--no-worker", "--reuse-port"] + (["--defer-mapping"] if defer_mapping else [])
+    return subprocess.Popen(command)
 
 
 @hl7.command()

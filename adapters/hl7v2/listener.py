@@ -151,12 +151,14 @@ class Listener:
         max_workers: int | None = None,
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         lease: float = 30.0,
+        reuse_port: bool = False,
     ) -> None:
         self.worker = Worker(factory, name=f"listener-worker:{port}") if run_worker else None
         handler = storing_handler(factory, defer_mapping=defer_mapping, lease=lease, worker=self.worker)
         self.server = MllpServer(
-            handler, host=host, port=port, max_workers=max_workers, max_message_size=max_message_size
-        )
+            handler, host=host, port=port, max_workers=max_workers, max_message_size=max_message_size,
+            reuse_port=reuse_port,
+        )  # fmt: skip
         self._thread: threading.Thread | None = None
 
     def start(self) -> int:

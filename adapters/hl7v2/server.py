@@ -62,6 +62,8 @@ class MllpServer:
     :param write_timeout: seconds to wait for a peer to take an ACK.
     :param max_connections: connections beyond this are closed on accept.
     :param max_workers: handler threads (the executor's default if ``None``).
+    :param reuse_port: bind with ``SO_REUSEPORT`` so several processes share the
+        port and the kernel spreads connections over them.
     """
 
     def __init__(
@@ -75,6 +77,7 @@ class MllpServer:
         write_timeout: float = 30.0,
         max_connections: int | None = None,
         max_workers: int | None = None,
+        reuse_port: bool = False,
     ) -> None:
         if max_message_size <= 0:
             raise ValueError(
@@ -85,6 +88,7 @@ class MllpServer:
         self._max_message_size = max_message_size
         self._idle_timeout, self._write_timeout = idle_timeout, write_timeout
         self._max_connections, self._max_workers = max_connections, max_workers
+        self._reuse_port = reuse_port
         self._server: asyncio.Server | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._connections: dict[Connection, asyncio.Task[None]] = {}
@@ -106,7 +110,9 @@ class MllpServer:
         if self._server is not None:
             raise RuntimeError("The MLLP server is already running.")
         self._stopping = False
-        self._server = await asyncio.start_server(self._on_connect, self._host, self._port)
+        self._server = await asyncio.start_server(
+            self._on_connect, self._host, self._port, reuse_port=self._reuse_port or None
+        )
         self._executor = concurrent.futures.ThreadPoolExecutor(
             self._max_workers, thread_name_prefix="mllp-handler"
         )
