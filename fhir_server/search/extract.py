@@ -43,6 +43,7 @@ from typing import TYPE_CHECKING, Any
 from conformance.search_parameters import SearchRegistry, default_registry
 from fhir_server.search._extract_composite import CompositePlan, composite_plan
 from fhir_server.search._extract_element import resolve_type
+from fhir_server.search._extract_roots import expression_roots, present_roots
 from fhir_server.search._extract_values import CONVERTERS, Converter
 from fhir_server.search.fhirpath import compile_fhirpath
 
@@ -55,7 +56,8 @@ __all__ = ["SKIPPED_CODES", "extract_index_values"]
 SKIPPED_CODES = frozenset({"_id", "_lastUpdated"})
 _SKIPPED_TYPES = frozenset({"composite", "special"})
 
-_Plan = tuple[tuple[str, str, Callable[[dict[str, Any]], list[tuple[Any, str | None]]]], ...]
+#: ``(code, type, compiled path, root elements or None)`` per plain parameter.
+_Plan = tuple[tuple[str, str, Callable[[dict[str, Any]], list[tuple[Any, str | None]]], frozenset[str] | None], ...]
 
 
 def _plan(registry: SearchRegistry, resource_type: str) -> tuple[_Plan, CompositePlan | None]:
@@ -70,7 +72,7 @@ def _plan(registry: SearchRegistry, resource_type: str) -> tuple[_Plan, Composit
 def _build_plan(registry: SearchRegistry, resource_type: str) -> tuple[_Plan, CompositePlan | None]:
     params = registry.for_type(resource_type)
     plan = tuple(
-        (param.code, param.type, compile_fhirpath(param.expression))
+        (param.code, param.type, compile_fhirpath(param.expression), expression_roots(param.expression, resource_type))
         for param in params.values()
         if param.expression and param.code not in SKIPPED_CODES and param.type not in _SKIPPED_TYPES
     )
@@ -89,7 +91,10 @@ def extract_index_values(resource: dict[str, Any], registry: SearchRegistry | No
     plan, composites = _plan(registry or default_registry(), resource_type)
     out: list[IndexValue] = []
     seen: set[IndexValue] = set()
-    for code, param_type, path in plan:
+    present = present_roots(resource)
+    for code, param_type, path, roots in plan:
+        if roots is not None and roots.isdisjoint(present):
+            continue  # none of the elements the expression starts from is in the resource
         for value, fhir_type in path(resource):
             if fhir_type == "Extension" or fhir_type is None:
                 value, fhir_type = resolve_type(value, fhir_type, param_type)
