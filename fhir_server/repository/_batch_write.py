@@ -80,7 +80,9 @@ def write_batch(repo: SqlRepository, writes: list[PendingWrite]) -> list[WriteRe
             key = _key(writes[position])
             (later if key in seen else this_round).append(position)
             seen.add(key)
-        _round(repo, writes, this_round, results)
+        # Key order: two batches inserting the same new ids then wait on each other in
+        # the same order instead of deadlocking (row locks are taken in key order too).
+        _round(repo, writes, sorted(this_round, key=lambda p: _key(writes[p])), results)
         remaining = later
     return [r for r in results if r is not None]
 

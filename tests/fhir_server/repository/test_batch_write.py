@@ -113,3 +113,26 @@ def test_index_values_with_array_syntax_characters_round_trip(engine: Engine, fa
     with engine.connect() as connection:
         stored = connection.execute(text("SELECT exact FROM spidx_string WHERE param = 'family'")).scalars().all()
     assert stored == [family]
+
+
+def test_concurrent_batches_creating_the_same_ids_in_opposite_orders_both_succeed(engine: Engine) -> None:
+    import threading
+
+    ids = [f"shared-{n}" for n in range(20)]
+    errors: list[BaseException] = []
+
+    def writer(order: list[str]) -> None:
+        try:
+            for _ in range(5):
+                _write(engine, [PendingWrite(patient(id=i), skip_unchanged=True) for i in order])
+        except BaseException as exc:  # collected and asserted below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(o,)) for o in (ids, list(reversed(ids)))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert _count(engine, "SELECT count(*) FROM resource") == 20
+    assert _count(engine, "SELECT max(version_id) FROM resource") == 1
