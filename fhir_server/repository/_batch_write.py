@@ -24,6 +24,7 @@ from fhir_server.errors import BadRequest, Conflict, FhirError, PreconditionFail
 from fhir_server.repository import _statements as sql
 from fhir_server.repository.hooks import record_write
 from fhir_server.repository.protocol import StoredResource, WriteResult
+from fhir_server.repository._rules import check_id, check_resource_type, same_content, stamp, utc
 
 if TYPE_CHECKING:
     from fhir_server.repository.sql import SqlRepository
@@ -102,8 +103,6 @@ def _deferred(write: PendingWrite) -> bool:
 
 
 def _check(repo: SqlRepository, write: PendingWrite) -> None:
-    from fhir_server.repository.sql import check_id, check_resource_type
-
     resource = write.resource
     if not isinstance(resource, dict) or not _deferred(write):
         repo._require_valid(resource)
@@ -117,13 +116,11 @@ def _check(repo: SqlRepository, write: PendingWrite) -> None:
 
 def _round(repo: SqlRepository, writes: list[PendingWrite], positions: list[int], results: list[WriteResult | None]) -> None:
     """Write ``positions`` (each key once) with one lock query and one statement."""
-    from fhir_server.repository.sql import _same_content, _stamp, _utc
-
     connection = repo.session.connection()
     to_lock = [_key(writes[p]) for p in positions if not writes[p].new]
     current = sql.lock_many(connection, to_lock) if to_lock else {}
     now = datetime.now(timezone.utc)
-    rows: list[tuple[Any, ...]] = []
+    rows: list[sql.VersionRow] = []
     indexes, stamped_of, pending = [], [], []
     for position in positions:
         write = writes[position]
@@ -136,9 +133,9 @@ def _round(repo: SqlRepository, writes: list[PendingWrite], positions: list[int]
                     raise PreconditionFailed(
                         f"`{resource_type}/{resource_id}` is at version `{version}`, not the If-Match version `{write.if_match}`."
                     )
-                keep = not deleted and (write.if_absent or (write.skip_unchanged and _same_content(content, write.resource)))
+                keep = not deleted and (write.if_absent or (write.skip_unchanged and same_content(content, write.resource)))
                 if keep:
-                    stored = StoredResource(resource_type, resource_id, version, _utc(last_updated), bytes(content))
+                    stored = StoredResource(resource_type, resource_id, version, utc(last_updated), bytes(content))
                     results[position] = WriteResult(stored, False)
                     continue
                 row_pk, next_version = pk, version + 1
@@ -152,16 +149,16 @@ def _round(repo: SqlRepository, writes: list[PendingWrite], positions: list[int]
                 repo._require_valid(write.resource)
         except FhirError as exc:
             raise BatchWriteFailed(position, exc) from exc
-        stamped, content = _stamp(write.resource, resource_id, next_version, now)
-        rows.append((row_pk, resource_type, resource_id, next_version, content, write.method))
+        stamped, content = stamp(write.resource, resource_id, next_version, now)
+        rows.append(sql.VersionRow(row_pk, resource_type, resource_id, next_version, content, write.method))
         indexes.append(repo.index_values(stamped))
         stamped_of.append(stamped)
         pending.append(position)
     if not rows:
         return
     written = sql.write_many(connection, rows, now, indexes)
-    for n, position in enumerate(pending):
-        row_pk, resource_type, resource_id, version, content, method = rows[n]
+    for n, (position, row) in enumerate(zip(pending, rows, strict=True)):
+        resource_type, resource_id = row.resource_type, row.fhir_id
         if n not in written:
             # The id was taken between the lock query and the insert (a concurrent create).
             if writes[position].new:
@@ -171,8 +168,9 @@ def _round(repo: SqlRepository, writes: list[PendingWrite], positions: list[int]
                 continue
             results[position] = repo.update(
                 resource_type, resource_id, writes[position].resource,
-                if_match=writes[position].if_match, method=method, skip_unchanged=writes[position].skip_unchanged,
+                if_match=writes[position].if_match, method=row.method, skip_unchanged=writes[position].skip_unchanged,
             )  # fmt: skip
             continue
-        record_write(repo.session, resource_type, resource_id, version, stamped_of[n])
-        results[position] = WriteResult(StoredResource(resource_type, resource_id, version, now, content, method), row_pk is None)
+        record_write(repo.session, resource_type, resource_id, row.version, stamped_of[n])
+        stored = StoredResource(resource_type, resource_id, row.version, now, row.content, row.method)
+        results[position] = WriteResult(stored, row.row_pk is None)

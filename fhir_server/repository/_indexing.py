@@ -80,38 +80,52 @@ def _fields(value: IndexValue) -> dict[str, Any]:
     return row
 
 
-def pg_index_ctes(source: str, *, replacing: bool = True) -> str:
-    """CTEs that write (``replacing``: replace) the index rows of the resource row returned by CTE ``source``.
+def pg_index_ctes(source: str, *, old_rows: str | None) -> str:
+    """CTEs that write the index rows of the resources written by the CTE ``source``.
 
-    The DELETEs and INSERTs run on one snapshot, so the deletes see only the old
-    rows. A new resource has none, so its statement leaves the deletes out (see
-    :func:`pg_batch_index_ctes` for why that matters).
+    ``source`` yields ``pk``, ``resource_type`` and ``ord``, the resource's position
+    (from 1) among those the statement writes; each index row carries the ``ord``
+    of its resource (:func:`pg_index_params`). ``old_rows`` is the condition on
+    ``resource_pk`` that selects index rows to delete first (earlier versions), or
+    ``None`` when every resource is new. The DELETEs and INSERTs run on one
+    snapshot, so the deletes see only the old rows. New resources get statements
+    without the deletes: a prepared statement's generic plan cannot see that there
+    is nothing to delete, and one made while a table was small seq-scanned every
+    index table on every write (6 ms per HL7 v2 message).
     """
     parts = []
     for i, model in enumerate(INDEX_TABLES):
         table = model.__table__
         columns = _value_columns(table)
+        quoted = [f'"{c}"' for c in columns]
         arrays = ", ".join(f"CAST(:{table.name}__{c} AS {_pg_type(table, c)}[])" for c in columns)
-        if replacing:
-            parts.append(f"d{i} AS (DELETE FROM {table.name} WHERE resource_pk = (SELECT pk FROM {source}))")
+        if old_rows is not None:
+            parts.append(f"d{i} AS (DELETE FROM {table.name} WHERE {old_rows})")
         parts.append(
             f"i{i} AS (INSERT INTO {table.name} (resource_pk, resource_type, {', '.join(columns)}) "
-            f"SELECT s.pk, s.resource_type, u.* FROM {source} AS s, unnest({arrays}) AS u)"
+            f"SELECT s.pk, s.resource_type, {', '.join('u.' + q for q in quoted)} "
+            f"FROM unnest(CAST(:{table.name}__ord AS bigint[]), {arrays}) AS u(ord, {', '.join(quoted)}) "
+            f"JOIN {source} AS s ON s.ord = u.ord)"
         )
     return ", ".join(parts)
 
 
 #: The bind parameter names of :func:`pg_index_ctes`, computed once (this runs on every write).
-_PG_PARAM_NAMES = tuple(f"{m.__table__.name}__{c}" for m in INDEX_TABLES for c in _value_columns(m.__table__))
+_PG_PARAM_NAMES = tuple(f"{m.__table__.name}__{c}" for m in INDEX_TABLES for c in ("ord", *_value_columns(m.__table__)))
 
 
-def pg_index_params(values: list[IndexValue]) -> dict[str, list[Any]]:
-    """One bind parameter per index column: the arrays :func:`pg_index_ctes` unnests."""
+def pg_index_params(indexes: list[list[IndexValue]]) -> dict[str, list[Any]]:
+    """One array per index column, the arrays :func:`pg_index_ctes` unnests.
+
+    :param indexes: ``indexes[n]`` holds the values of the resource at position ``n + 1``.
+    """
     params: dict[str, list[Any]] = {name: [] for name in _PG_PARAM_NAMES}
-    for value in values:
-        table = _TABLE_OF[type(value)].name
-        for column, item in _fields(value).items():
-            params[f"{table}__{column}"].append(item)
+    for ord_, values in enumerate(indexes, start=1):
+        for value in values:
+            table = _TABLE_OF[type(value)].name
+            params[f"{table}__ord"].append(ord_)
+            for column, item in _fields(value).items():
+                params[f"{table}__{column}"].append(item)
     return params
 
 
@@ -132,46 +146,3 @@ def clear_index(connection: Connection, resource_pk: int) -> None:
     for model in INDEX_TABLES:
         table = model.__table__
         connection.execute(delete(table).where(table.c.resource_pk == resource_pk))
-
-
-def pg_batch_index_ctes(source: str, *, replacing: bool) -> str:
-    """CTEs that write the index rows of many resources written by one statement.
-
-    ``source`` must yield ``pk``, ``resource_type`` and ``ord`` (the resource's
-    position in the batch); each index row carries the ``ord`` of its resource.
-    With ``replacing``, ``:replaced`` lists the keys of rows that had a previous
-    version and their old index rows are deleted first. Batches of new resources
-    use the statement without the deletes: a prepared statement's generic plan
-    cannot see that the list is empty, and one made while a table was small
-    seq-scanned every index table on every write (6 ms per HL7 v2 message).
-    """
-    parts = []
-    for i, model in enumerate(INDEX_TABLES):
-        table = model.__table__
-        columns = _value_columns(table)
-        quoted = [f'"{c}"' for c in columns]
-        arrays = ", ".join(f"CAST(:{table.name}__{c} AS {_pg_type(table, c)}[])" for c in columns)
-        if replacing:
-            parts.append(f"d{i} AS (DELETE FROM {table.name} WHERE resource_pk = ANY(CAST(:replaced AS bigint[])))")
-        parts.append(
-            f"i{i} AS (INSERT INTO {table.name} (resource_pk, resource_type, {', '.join(columns)}) "
-            f"SELECT s.pk, s.resource_type, {', '.join('u.' + q for q in quoted)} "
-            f"FROM unnest(CAST(:{table.name}__ord AS bigint[]), {arrays}) AS u(ord, {', '.join(quoted)}) "
-            f"JOIN {source} AS s ON s.ord = u.ord)"
-        )
-    return ", ".join(parts)
-
-
-_PG_ORD_NAMES = tuple(f"{m.__table__.name}__ord" for m in INDEX_TABLES)
-
-
-def pg_batch_index_params(indexes: list[list[IndexValue]]) -> dict[str, list[Any]]:
-    """The arrays of :func:`pg_batch_index_ctes`: ``indexes[n]`` holds the values of batch position ``n + 1``."""
-    params: dict[str, list[Any]] = {name: [] for name in _PG_PARAM_NAMES + _PG_ORD_NAMES}
-    for ord_, values in enumerate(indexes, start=1):
-        for value in values:
-            table = _TABLE_OF[type(value)].name
-            params[f"{table}__ord"].append(ord_)
-            for column, item in _fields(value).items():
-                params[f"{table}__{column}"].append(item)
-    return params

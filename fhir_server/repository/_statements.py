@@ -10,19 +10,12 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import sqlite
 
-from fhir_server.repository._indexing import (
-    clear_index,
-    pg_batch_index_ctes,
-    pg_batch_index_params,
-    pg_index_ctes,
-    pg_index_params,
-    write_index,
-)
+from fhir_server.repository._indexing import clear_index, pg_index_ctes, pg_index_params, write_index
 from fhir_server.search.index_values import IndexValue
 from models import ResourceHistory, ResourceRow
 
@@ -101,7 +94,9 @@ def _prepare(name: str, statement: str) -> str:
     return statement
 
 
-_RETURNING = "RETURNING pk, resource_type, fhir_id, version_id, last_updated, content"
+#: ``ord``: a single write is position 1 of the rows :func:`pg_index_ctes` joins its index rows to.
+_RETURNING = "RETURNING pk, resource_type, fhir_id, version_id, last_updated, content, 1 AS ord"
+_OLD_ROWS_OF_W = "resource_pk = (SELECT pk FROM w)"
 _HISTORY = (
     "h AS (INSERT INTO resource_history (resource_pk, resource_type, fhir_id, version_id, last_updated, method, content) "
     "SELECT pk, resource_type, fhir_id, version_id, last_updated, :method, content FROM w)"
@@ -109,11 +104,12 @@ _HISTORY = (
 _PG_INSERT_NEW = _prepare("fhir_insert_new", _pg_sql(
     "WITH w AS (INSERT INTO resource (resource_type, fhir_id, version_id, last_updated, deleted, content) "
     "VALUES (:resource_type, :fhir_id, :version_id, :last_updated, :deleted, :content) "
-    f"ON CONFLICT DO NOTHING {_RETURNING}), {_HISTORY}, {pg_index_ctes('w', replacing=False)} SELECT pk FROM w"
+    f"ON CONFLICT DO NOTHING {_RETURNING}), {_HISTORY}, {pg_index_ctes('w', old_rows=None)} SELECT pk FROM w"
 ))
 _PG_WRITE_VERSION = _prepare("fhir_write_version", _pg_sql(
     "WITH w AS (UPDATE resource SET version_id = :version_id, last_updated = :last_updated, deleted = :deleted, "
-    f"content = :content WHERE pk = :row_pk {_RETURNING}), {_HISTORY}, {pg_index_ctes('w')} SELECT pk FROM w"
+    f"content = :content WHERE pk = :row_pk {_RETURNING}), {_HISTORY}, {pg_index_ctes('w', old_rows=_OLD_ROWS_OF_W)} "
+    "SELECT pk FROM w"
 ))
 _SQLITE_INSERT_NEW = sqlite.insert(resource).values(_ROW_VALUES).on_conflict_do_nothing().returning(resource.c.pk)
 _UPDATE_ROW = update(resource).where(resource.c.pk == bindparam("row_pk")).values(_ROW_VALUES)
@@ -154,7 +150,7 @@ def insert_new(
     """Insert version 1 of a resource with its index rows; its row key, or ``None`` if the id is taken."""
     params = _params(resource_type, fhir_id, 1, now, content, method)
     if connection.dialect.name == "postgresql":
-        return _pg_execute(connection, _PG_INSERT_NEW, {**params, **pg_index_params(index)})  # type: ignore[no-any-return]
+        return _pg_execute(connection, _PG_INSERT_NEW, {**params, **pg_index_params([index])})  # type: ignore[no-any-return]
     pk = connection.execute(_SQLITE_INSERT_NEW, params).scalar_one_or_none()
     if pk is not None:
         connection.execute(_INSERT_HISTORY, {**params, "resource_pk": pk})
@@ -176,7 +172,7 @@ def write_version(
     """Make ``version`` current (``content=None`` records a delete), keep it in history, replace its index rows."""
     params = {**_params(resource_type, fhir_id, version, now, content, method), "row_pk": row_pk}
     if connection.dialect.name == "postgresql":
-        _pg_execute(connection, _PG_WRITE_VERSION, {**params, **pg_index_params(index)})
+        _pg_execute(connection, _PG_WRITE_VERSION, {**params, **pg_index_params([index])})
         return
     connection.execute(_UPDATE_ROW, params)
     connection.execute(_INSERT_HISTORY, {**params, "resource_pk": row_pk})
@@ -185,14 +181,15 @@ def write_version(
 
 
 _PG_REPLACE_INDEX = _prepare("fhir_replace_index", _pg_sql(
-    f"WITH w AS (SELECT pk, resource_type FROM resource WHERE pk = :row_pk), {pg_index_ctes('w')} SELECT pk FROM w"
+    "WITH w AS (SELECT pk, resource_type, 1 AS ord FROM resource WHERE pk = :row_pk), "
+    f"{pg_index_ctes('w', old_rows=_OLD_ROWS_OF_W)} SELECT pk FROM w"
 ))
 
 
 def replace_index(connection: Connection, row_pk: int, resource_type: str, index: list[IndexValue]) -> None:
     """Replace a resource's index rows without writing a version (reindexing)."""
     if connection.dialect.name == "postgresql":
-        _pg_execute(connection, _PG_REPLACE_INDEX, {"row_pk": row_pk, **pg_index_params(index)})
+        _pg_execute(connection, _PG_REPLACE_INDEX, {"row_pk": row_pk, **pg_index_params([index])})
         return
     clear_index(connection, row_pk)
     write_index(connection, row_pk, resource_type, index)
@@ -207,10 +204,13 @@ _PG_LOCK_MANY = _prepare("fhir_lock_many", _pg_sql(
 ))
 
 
+_LOCK_CURRENT_WITH_TIME = LOCK_CURRENT.add_columns(resource.c.last_updated)
+
+
 def lock_many(connection: Connection, keys: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
     """Lock the current rows of ``keys`` (type, id) in one query; those that exist, by key.
 
-    Rows are locked in key order so concurrent batches cannot deadlock on each other.
+    Rows are locked in row-key order so concurrent batches cannot deadlock on each other.
     """
     if connection.dialect.name == "postgresql":
         params = {"types": [k[0] for k in keys], "ids": [k[1] for k in keys]}
@@ -218,13 +218,10 @@ def lock_many(connection: Connection, keys: list[tuple[str, str]]) -> dict[tuple
         return {(row[1], row[2]): (row[0], row[3], row[4], row[5], row[6]) for row in found}
     current = {}
     for resource_type, fhir_id in keys:
-        row = connection.execute(LOCK_CURRENT_WITH_TIME, {"resource_type": resource_type, "fhir_id": fhir_id}).one_or_none()
+        row = connection.execute(_LOCK_CURRENT_WITH_TIME, {"resource_type": resource_type, "fhir_id": fhir_id}).one_or_none()
         if row is not None:
             current[(resource_type, fhir_id)] = tuple(row)
     return current
-
-
-LOCK_CURRENT_WITH_TIME = LOCK_CURRENT.add_columns(resource.c.last_updated)
 
 
 def _write_many_statement(name: str, *, replacing: bool) -> str:
@@ -242,7 +239,8 @@ def _write_many_statement(name: str, *, replacing: bool) -> str:
         "JOIN v ON v.resource_type = x.resource_type AND v.fhir_id = x.fhir_id), "
         "h AS (INSERT INTO resource_history (resource_pk, resource_type, fhir_id, version_id, last_updated, method, content) "
         "SELECT pk, resource_type, fhir_id, version_id, :last_updated, method, content FROM w), "
-        f"{pg_batch_index_ctes('w', replacing=replacing)} SELECT array_agg(ord) FROM w"
+        f"{pg_index_ctes('w', old_rows='resource_pk = ANY(CAST(:replaced AS bigint[]))' if replacing else None)} "
+        "SELECT array_agg(ord) FROM w"
     ))  # fmt: skip
 
 
@@ -251,27 +249,39 @@ _PG_CREATE_MANY = _write_many_statement("fhir_create_many", replacing=False)
 _PG_WRITE_MANY = _write_many_statement("fhir_write_many", replacing=True)
 
 
-def write_many(connection: Connection, rows: list[tuple[Any, ...]], now: datetime, indexes: list[list[IndexValue]]) -> set[int]:
+class VersionRow(NamedTuple):
+    """One version to write with :func:`write_many`."""
+
+    #: The key of the resource's row, or ``None`` for a new resource.
+    row_pk: int | None
+    resource_type: str
+    fhir_id: str
+    version: int
+    content: bytes
+    #: The HTTP verb recorded in history.
+    method: str
+
+
+def write_many(connection: Connection, rows: list[VersionRow], now: datetime, indexes: list[list[IndexValue]]) -> set[int]:
     """Write many resource versions, their history and index rows in one round trip on PostgreSQL.
 
-    :param rows: ``(row_pk or None for a new resource, type, id, version, content, method)``;
-        each (type, id) at most once.
+    :param rows: the versions; each (type, id) at most once.
     :param indexes: the index values of each row, in the same order.
     :returns: the positions (from 0) written; a new resource whose id was taken
         concurrently is left out (nothing of it was written).
     """
     if connection.dialect.name == "postgresql":
         params = {
-            "row_pks": [r[0] for r in rows],
-            "types": [r[1] for r in rows],
-            "ids": [r[2] for r in rows],
-            "versions": [r[3] for r in rows],
-            "contents": [r[4] for r in rows],
-            "methods": [r[5] for r in rows],
+            "row_pks": [r.row_pk for r in rows],
+            "types": [r.resource_type for r in rows],
+            "ids": [r.fhir_id for r in rows],
+            "versions": [r.version for r in rows],
+            "contents": [r.content for r in rows],
+            "methods": [r.method for r in rows],
             "last_updated": now,
-            **pg_batch_index_params(indexes),
+            **pg_index_params(indexes),
         }
-        replaced = [r[0] for r in rows if r[0] is not None]
+        replaced = [r.row_pk for r in rows if r.row_pk is not None]
         if replaced:
             params["replaced"] = replaced
         written = _pg_execute(connection, _PG_WRITE_MANY if replaced else _PG_CREATE_MANY, params)

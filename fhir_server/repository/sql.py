@@ -7,18 +7,15 @@ stored bytes untouched, so no pydantic model is ever built on the way out.
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime, timezone
 from typing import Any
 
-import orjson
 from sqlalchemy import Row, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from conformance.issues import ValidationIssue
-from conformance.resource_types import is_resource_type
 from conformance.validation import validate_resource
 from fhir_server.db import begin_write
 from fhir_server.errors import (
@@ -28,18 +25,17 @@ from fhir_server.errors import (
     InvalidResource,
     NotFound,
     PreconditionFailed,
-    UnknownResourceType,
 )
 from fhir_server.repository.context import AccessPolicy, AllowAll, RequestContext
 from fhir_server.repository.protocol import (
     HistoryPage,
     StoredResource,
     WriteResult,
-    format_instant,
 )
 from conformance.search_parameters import SearchRegistry
 from fhir_server.repository import _statements as sql
 from fhir_server.repository._batch_write import PendingWrite, write_batch
+from fhir_server.repository._rules import check_id, check_resource_type, same_content, stamp, utc
 from fhir_server.repository._search import SearchResult, run_search
 from fhir_server.repository.hooks import record_write
 from fhir_server.repository.registry_sync import registry_for, search_parameter_issues
@@ -48,25 +44,6 @@ from fhir_server.search.query import SearchQuery
 from fhir_server.search.index_values import IndexValue
 from fhir_server.search.sort_values import search_index_values
 from models import ResourceHistory, ResourceRow
-
-_ID_PATTERN = re.compile(r"[A-Za-z0-9\-.]{1,64}")
-
-def check_resource_type(resource_type: str) -> None:
-    """:raises UnknownResourceType: if ``resource_type`` is not an R4 resource type."""
-    if not is_resource_type(resource_type):
-        raise UnknownResourceType(f"Resource type `{resource_type}` is not supported by this FHIR R4 server.")
-
-
-def check_id(resource_id: str) -> None:
-    """:raises BadRequest: if ``resource_id`` is not a valid FHIR id."""
-    if not _ID_PATTERN.fullmatch(resource_id):
-        raise BadRequest(f"`{resource_id}` is not a valid FHIR id (1-64 characters of A-Z, a-z, 0-9, '-' and '.').")
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes; everything we store is UTC.
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
-
 
 class SqlRepository:
     """FHIR repository on one SQLAlchemy session owned by the caller."""
@@ -184,7 +161,7 @@ class SqlRepository:
             raise PreconditionFailed(
                 f"`{resource_type}/{resource_id}` is at version `{version}`, not the If-Match version `{if_match}`."
             )
-        if skip_unchanged and not deleted and _same_content(content, resource):
+        if skip_unchanged and not deleted and same_content(content, resource):
             return WriteResult(self.read(resource_type, resource_id), False)
         stored = self._write_version(pk, resource_type, resource_id, version + 1, resource, method)
         return WriteResult(stored, False)
@@ -231,7 +208,7 @@ class SqlRepository:
         self, resource_type: str, resource_id: str, resource: dict[str, Any], method: str
     ) -> StoredResource | None:
         now = datetime.now(timezone.utc)
-        stamped, content = _stamp(resource, resource_id, 1, now)
+        stamped, content = stamp(resource, resource_id, 1, now)
         index = self.index_values(stamped)
         if sql.insert_new(self.session.connection(), resource_type, resource_id, now, content, method, index) is None:
             return None
@@ -248,7 +225,7 @@ class SqlRepository:
         method: str,
     ) -> StoredResource:
         now = datetime.now(timezone.utc)
-        stamped, content = (None, None) if resource is None else _stamp(resource, resource_id, version, now)
+        stamped, content = (None, None) if resource is None else stamp(resource, resource_id, version, now)
         index = [] if stamped is None else self.index_values(stamped)
         try:
             sql.write_version(self.session.connection(), pk, resource_type, resource_id, version, now, content, method, index)
@@ -271,7 +248,7 @@ class SqlRepository:
             raise NotFound(f"Resource `{resource_type}/{resource_id}` was not found.")
         if row.content is None:
             raise Gone(f"Resource `{resource_type}/{resource_id}` was deleted (version `{row.version_id}`).")
-        return StoredResource(resource_type, resource_id, row.version_id, _utc(row.last_updated), row.content)
+        return StoredResource(resource_type, resource_id, row.version_id, utc(row.last_updated), row.content)
 
     def vread(self, resource_type: str, resource_id: str, version_id: str) -> StoredResource:
         """One version from history; a version that records a delete raises :class:`Gone`."""
@@ -291,7 +268,7 @@ class SqlRepository:
             raise missing
         if row.content is None:
             raise Gone(f"Version `{version_id}` of `{resource_type}/{resource_id}` records its deletion.")
-        return StoredResource(resource_type, resource_id, int(version_id), _utc(row.last_updated), row.content, row.method)
+        return StoredResource(resource_type, resource_id, int(version_id), utc(row.last_updated), row.content, row.method)
 
     def search(
         self,
@@ -350,28 +327,7 @@ class SqlRepository:
                 raise NotFound(f"Resource `{resource_type}/{resource_id}` was not found.")
         page = rows[:count]
         entries = [
-            StoredResource(r.resource_type, r.fhir_id, r.version_id, _utc(r.last_updated), r.content, r.method)
+            StoredResource(r.resource_type, r.fhir_id, r.version_id, utc(r.last_updated), r.content, r.method)
             for r in page
         ]
         return HistoryPage(entries, page[-1].pk if len(rows) > count else None)
-
-
-def _same_content(stored: bytes, resource: dict[str, Any]) -> bool:
-    """Whether ``resource`` equals the stored JSON apart from server-owned meta."""
-
-    def comparable(value: dict[str, Any]) -> dict[str, Any]:
-        meta = {k: v for k, v in (value.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
-        return {**{k: v for k, v in value.items() if k != "meta"}, **({"meta": meta} if meta else {})}
-
-    return comparable(orjson.loads(stored)) == comparable(resource)
-
-
-def _stamp(resource: dict[str, Any], resource_id: str, version: int, now: datetime) -> tuple[dict[str, Any], bytes]:
-    """The resource to store, and its bytes: the accepted JSON with server-owned id and meta set."""
-    meta = dict(resource.get("meta") or {})
-    meta["versionId"] = str(version)
-    meta["lastUpdated"] = format_instant(now)
-    stamped = {"resourceType": resource["resourceType"], "id": resource_id, **resource}
-    stamped["id"] = resource_id
-    stamped["meta"] = meta
-    return stamped, orjson.dumps(stamped)
