@@ -84,8 +84,19 @@ def seed(port: int) -> None:
 
 def run_wrk(port: int, mode: str, connections: int, duration: int) -> dict[str, float]:
     threads = min(connections, 2)
-    command = ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency", "-s", str(LUA), f"http://127.0.0.1:{port}"]
-    output = subprocess.run(command, env={**os.environ, "MODE": mode, "SEEDED": str(SEEDED)}, capture_output=True, text=True, check=True).stdout
+    command = [
+        "wrk",
+        f"-t{threads}",
+        f"-c{connections}",
+        f"-d{duration}s",
+        "--latency",
+        "-s",
+        str(LUA),
+        f"http://127.0.0.1:{port}",
+    ]
+    output = subprocess.run(
+        command, env={**os.environ, "MODE": mode, "SEEDED": str(SEEDED)}, capture_output=True, text=True, check=True
+    ).stdout
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}  # type: ignore[union-attr]
     for pct in ("50", "90", "99"):
         match = re.search(rf"\s{pct}%\s+([\d.]+)(us|ms|s)\b", output)
@@ -116,14 +127,24 @@ def main() -> None:
     server = None
     try:
         subprocess.run([*cli, "db", "upgrade"], env=env, check=True, capture_output=True)
-        server = subprocess.Popen([*cli, "serve", "--workers", str(args.workers), "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        server = subprocess.Popen(
+            [*cli, "serve", "--workers", str(args.workers), "--port", str(port)],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_ready(port)
         seed(port)
-        print(f"gunicorn {args.workers} workers (gthread) on PostgreSQL; wrk; {os.cpu_count()} cores; {args.duration} s per phase")
+        print(
+            f"gunicorn {args.workers} workers (gthread) on PostgreSQL; wrk; {os.cpu_count()} cores; {args.duration} s per phase"
+        )
         print(f"{'phase':<26} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7}")
         for label, mode, connections in PHASES:
             r = run_wrk(port, mode, connections, args.duration)
-            print(f"{label:<26} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p90']:>8.2f} {r['p99']:>8.2f} {r['errors']:>7.0f}", flush=True)
+            print(
+                f"{label:<26} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p90']:>8.2f} {r['p99']:>8.2f} {r['errors']:>7.0f}",
+                flush=True,
+            )
     finally:
         if server is not None:
             server.terminate()

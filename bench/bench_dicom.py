@@ -165,8 +165,10 @@ def main() -> None:
         datasets = [dcmread(path) for path in paths]
         sent, published = bench_ours(datasets, work, args.database_url)
         n = args.count
-        print(f"fhir-server dicom listen: {n} instances in {sent:.2f} s = {n / sent:.0f} instances/s; "
-              f"all published {published:.2f} s after the association opened")
+        print(
+            f"fhir-server dicom listen: {n} instances in {sent:.2f} s = {n / sent:.0f} instances/s; "
+            f"all published {published:.2f} s after the association opened"
+        )
         if shutil.which("storescp") is None:
             print("storescp: not installed (apt-get install dcmtk), no comparison.")
             return

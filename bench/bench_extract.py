@@ -17,9 +17,11 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fhir_server.search.extract import extract_index_values
 from synthea import DEFAULT_DIR, load
+
+from fhir_server.search.extract import extract_index_values
 from fhir_server.search.fhirpath import FALLBACK_EXPRESSIONS
+
 
 def run(resources: list[dict[str, Any]]) -> tuple[float, int]:
     """Extract everything once; return (resources per second, values extracted)."""

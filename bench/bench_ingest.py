@@ -1,7 +1,8 @@
 """Ingest benchmark: Synthea transaction Bundles over HTTP and through ``fhir-server load``.
 
-Each phase gets its own throw-away PostgreSQL database. The 41 Synthea patient
-Bundles in ``../shared/synthea/`` are replicated with fresh UUIDs (``--copies``)
+Each phase gets its own throw-away PostgreSQL database. The Synthea patient
+Bundles of ``--synthea-dir`` (default: the six in ``tests/data/synthea/``; the
+figures in docs/benchmarks.md use the 41 of the shared set) are replicated with fresh UUIDs (``--copies``)
 so every copy is new data. Phases:
 
 1. HTTP: ``fhir-server serve --workers N``; 4 client threads ``POST [base]`` one
@@ -12,7 +13,7 @@ so every copy is new data. Phases:
 
 Usage::
 
-    .venv/bin/python bench/bench_ingest.py [--copies 2] [--workers 4] [--jobs 2]
+    .venv/bin/python bench/bench_ingest.py [--copies 2] [--workers 4] [--jobs 2] [--synthea-dir DIR]
     FHIR_SERVER_R4B_CROSSCHECK=false .venv/bin/python bench/bench_ingest.py   # R4 check only
 """
 
@@ -36,17 +37,17 @@ from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_crud import free_port, wait_ready  # noqa: E402
+from bench_crud import free_port, wait_ready
 
 ROOT = Path(__file__).resolve().parent.parent
-SYNTHEA = ROOT.parent / "shared" / "synthea"
+SYNTHEA = ROOT / "tests" / "data" / "synthea"
 _UUID = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 CLI = [sys.executable, "-m", "fhir_server.cli"]
 
 
-def replicate(copies: int) -> list[bytes]:
+def replicate(copies: int, directory: Path = SYNTHEA) -> list[bytes]:
     """The patient Bundles ``copies`` times, each copy with every UUID replaced by a fresh one."""
-    sources = sorted(p for p in SYNTHEA.glob("*.json") if not p.name.startswith("practitioner"))
+    sources = sorted(p for p in directory.glob("*.json") if not p.name.startswith("practitioner"))
     out = []
     for _ in range(copies):
         for path in sources:
@@ -80,15 +81,21 @@ class Database:
 
 def bench_http(admin_url: str, bundles: list[bytes], workers: int, clients: int) -> float:
     db, port = Database(admin_url), free_port()
-    server = subprocess.Popen([*CLI, "serve", "--workers", str(workers), "--port", str(port)], env=db.env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server = subprocess.Popen(
+        [*CLI, "serve", "--workers", str(workers), "--port", str(port)],
+        env=db.env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         wait_ready(port)
 
         def send(chunk: list[bytes]) -> None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
             for body in chunk:
-                conn.request("POST", "/fhir", body, {"Content-Type": "application/fhir+json", "Prefer": "return=minimal"})
+                conn.request(
+                    "POST", "/fhir", body, {"Content-Type": "application/fhir+json", "Prefer": "return=minimal"}
+                )
                 response = conn.getresponse()
                 payload = response.read()
                 assert response.status == 200, payload[:500]
@@ -110,7 +117,9 @@ def bench_load(admin_url: str, bundles: list[bytes], jobs: int) -> tuple[float, 
             for number, raw in enumerate(bundles):
                 Path(folder, f"b{number:05d}.json").write_bytes(raw)
             started = time.monotonic()
-            done = subprocess.run([*CLI, "load", "--jobs", str(jobs), folder], env=db.env, capture_output=True, text=True, check=True)
+            done = subprocess.run(
+                [*CLI, "load", "--jobs", str(jobs), folder], env=db.env, capture_output=True, text=True, check=True
+            )
             rate = entries(bundles) / (time.monotonic() - started)
         return rate, done.stdout.strip()
     finally:
@@ -156,39 +165,59 @@ def profile(admin_url: str, bundles: list[bytes]) -> None:
         db.drop()
     stats = pstats.Stats(profiler)
     total = sum(v[3] for k, v in stats.stats.items() if k[2] == "process_bundle") + sum(  # type: ignore[attr-defined]
-        v[3] for k, v in stats.stats.items() if k[0].endswith("sqlalchemy/orm/session.py") and k[2] == "commit"  # type: ignore[attr-defined]
+        v[3]
+        for k, v in stats.stats.items()
+        if k[0].endswith("sqlalchemy/orm/session.py") and k[2] == "commit"  # type: ignore[attr-defined]
     )
-    print(f"profile: {entries(bundles)} resources in {wall:.2f} s in one process ({entries(bundles) / wall:.0f}/s, with cProfile overhead)")
+    print(
+        f"profile: {entries(bundles)} resources in {wall:.2f} s in one process ({entries(bundles) / wall:.0f}/s, with cProfile overhead)"
+    )
     for label, pattern in CATEGORIES:
         where, _, name = pattern.rpartition(":")
-        cumulative = sum(v[3] for k, v in stats.stats.items() if k[2] == name and (k[0].endswith(where) or (where == "" and name in k[2])))  # type: ignore[attr-defined]
+        cumulative = sum(
+            v[3]
+            for k, v in stats.stats.items()
+            if k[2] == name and (k[0].endswith(where) or (where == "" and name in k[2]))
+        )  # type: ignore[attr-defined]
         if pattern.startswith("orjson"):
             cumulative = sum(v[3] for k, v in stats.stats.items() if pattern.split(".")[1] in k[2] and "orjson" in k[2])  # type: ignore[attr-defined]
         print(f"  {label:<48} {cumulative:6.2f} s  {100 * cumulative / total:5.1f}%")
     psycopg = sum(v[2] for k, v in stats.stats.items() if "execute" in k[2] and "psycopg2" in k[2])  # type: ignore[attr-defined]
-    print(f"  {'of which in psycopg2 execute (server round trips)':<48} {psycopg:6.2f} s  {100 * psycopg / total:5.1f}%")
+    print(
+        f"  {'of which in psycopg2 execute (server round trips)':<48} {psycopg:6.2f} s  {100 * psycopg / total:5.1f}%"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--admin-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
-    parser.add_argument("--copies", type=int, default=2, help="replicas of the 41 Synthea Bundles")
+    parser.add_argument("--copies", type=int, default=2, help="replicas of the Synthea Bundles")
+    parser.add_argument("--synthea-dir", type=Path, default=SYNTHEA, help="folder of Synthea patient Bundles")
     parser.add_argument("--workers", type=int, default=4, help="gunicorn workers for the HTTP phase")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="processes for the load phase")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: http,load,profile")
     args = parser.parse_args()
-    bundles = replicate(args.copies)
+    bundles = replicate(args.copies, args.synthea_dir)
     skip = set(args.skip.split(","))
     r4b = os.environ.get("FHIR_SERVER_R4B_CROSSCHECK", "true").lower() not in ("false", "0", "no", "off")
     checks = "R4 definitions + R4B models" if r4b else "R4 definitions only (FHIR_SERVER_R4B_CROSSCHECK=false)"
-    print(f"{len(bundles)} Bundles, {entries(bundles)} resources; {os.cpu_count()} cores; PostgreSQL; validation: {checks}", flush=True)
+    print(
+        f"{len(bundles)} Bundles, {entries(bundles)} resources; {os.cpu_count()} cores; PostgreSQL; validation: {checks}",
+        flush=True,
+    )
     if "http" not in skip:
         rate = bench_http(args.admin_url, bundles, args.workers, args.clients)
-        print(f"HTTP POST transaction, {args.clients} clients, {args.workers} workers: {rate:,.0f} resources/s", flush=True)
+        print(
+            f"HTTP POST transaction, {args.clients} clients, {args.workers} workers: {rate:,.0f} resources/s",
+            flush=True,
+        )
     if "load" not in skip:
         rate, output = bench_load(args.admin_url, bundles, args.jobs)
-        print(f"fhir-server load --jobs {args.jobs}: {rate:,.0f} resources/s (process start included) [{output}]", flush=True)
+        print(
+            f"fhir-server load --jobs {args.jobs}: {rate:,.0f} resources/s (process start included) [{output}]",
+            flush=True,
+        )
     if "profile" not in skip:
         profile(args.admin_url, bundles[:8])
 

@@ -24,7 +24,7 @@ import statistics
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
@@ -33,7 +33,7 @@ import psycopg2
 from tqdm import tqdm
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from search_data import CODES, FAMILIES, CopyBuffers, copy_chunk, generate_chunk  # noqa: E402
+from search_data import CODES, FAMILIES, CopyBuffers, copy_chunk, generate_chunk
 
 DATABASE = "fhir_search_bench"
 ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
@@ -47,17 +47,23 @@ def load(patients: int, obs: int) -> None:
         cursor.execute(f"CREATE DATABASE {DATABASE}")
     admin.close()
     url = f"postgresql+psycopg2://postgres@127.0.0.1:5432/{DATABASE}"
-    subprocess.run([sys.executable, "-m", "fhir_server.cli", "db", "upgrade"], env={**os.environ, "FHIR_SERVER_DATABASE_URL": url}, check=True)
+    subprocess.run(
+        [sys.executable, "-m", "fhir_server.cli", "db", "upgrade"],
+        env={**os.environ, "FHIR_SERVER_DATABASE_URL": url},
+        check=True,
+    )
     connection = psycopg2.connect(f"host=127.0.0.1 port=5432 user=postgres dbname={DATABASE}")
     total = patients * (3 + obs)
-    started, moment = time.monotonic(), datetime.now(timezone.utc)
+    started, moment = time.monotonic(), datetime.now(UTC)
     columns = CopyBuffers().columns
     step = 200
     chunks = [(first, min(first + step, patients), obs, moment) for first in range(0, patients, step)]
     # Both cores generate (extraction is the costly part); this process COPYs as chunks arrive.
-    with multiprocessing.Pool(os.cpu_count()) as pool, connection.cursor() as cursor, tqdm(
-        total=total, unit="res", desc="Generating and COPYing"
-    ) as progress:
+    with (
+        multiprocessing.Pool(os.cpu_count()) as pool,
+        connection.cursor() as cursor,
+        tqdm(total=total, unit="res", desc="Generating and COPYing") as progress,
+    ):
         for (first, last, _, _), chunk in zip(chunks, pool.imap(generate_chunk, chunks)):
             copy_chunk(cursor, chunk, columns)
             connection.commit()
@@ -157,7 +163,9 @@ def main() -> None:
     env = {**os.environ, "FHIR_SERVER_DATABASE_URL": f"postgresql+psycopg2://postgres@127.0.0.1:5432/{DATABASE}"}
     server = subprocess.Popen(
         [sys.executable, "-m", "fhir_server.cli", "serve", "--workers", str(args.workers), "--port", str(port)],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         deadline = time.monotonic() + 30

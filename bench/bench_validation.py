@@ -17,8 +17,9 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from conformance import validate_resource
 from synthea import DEFAULT_DIR, load
+
+from conformance import validate_resource
 
 
 def run(resources: list[dict[str, Any]], use_r4b_models: bool) -> tuple[float, int]:

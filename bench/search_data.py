@@ -12,7 +12,7 @@ import csv
 import io
 import random
 from collections.abc import Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
@@ -23,22 +23,53 @@ from fhir_server.repository.protocol import format_instant
 from fhir_server.search.sort_values import search_index_values
 from models.search import INDEX_TABLES
 
-FAMILIES = [f"{a}{b}" for a in ("Smith", "Jones", "Garcia", "Nguyen", "Brown", "Okafor", "Kowalski", "Haddad") for b in ("", "son", "ez", "ski", "er", "man", "ley", "ton", "berg", "field")]
-GIVEN = ["Ann", "Bob", "Cara", "Dev", "Eli", "Fay", "Gus", "Hana", "Ivo", "Jun", "Kai", "Lea", "Max", "Noa", "Oli", "Pia"]
+FAMILIES = [
+    f"{a}{b}"
+    for a in ("Smith", "Jones", "Garcia", "Nguyen", "Brown", "Okafor", "Kowalski", "Haddad")
+    for b in ("", "son", "ez", "ski", "er", "man", "ley", "ton", "berg", "field")
+]
+GIVEN = [
+    "Ann",
+    "Bob",
+    "Cara",
+    "Dev",
+    "Eli",
+    "Fay",
+    "Gus",
+    "Hana",
+    "Ivo",
+    "Jun",
+    "Kai",
+    "Lea",
+    "Max",
+    "Noa",
+    "Oli",
+    "Pia",
+]
 #: (LOINC code, display, unit, typical value, spread)
 CODES = [
-    ("8867-4", "Heart rate", "/min", 80, 15), ("9279-1", "Respiratory rate", "/min", 16, 4),
-    ("8480-6", "Systolic blood pressure", "mm[Hg]", 125, 20), ("8462-4", "Diastolic blood pressure", "mm[Hg]", 80, 10),
-    ("8310-5", "Body temperature", "Cel", 37, 0.6), ("59408-5", "Oxygen saturation", "%", 97, 2),
-    ("29463-7", "Body weight", "kg", 75, 15), ("8302-2", "Body height", "cm", 170, 10),
-    ("39156-5", "BMI", "kg/m2", 26, 4), ("2339-0", "Glucose", "mg/dL", 100, 20),
-    ("2093-3", "Cholesterol", "mg/dL", 190, 30), ("718-7", "Hemoglobin", "g/dL", 14, 1.5),
-    ("6690-2", "Leukocytes", "10*3/uL", 7, 2), ("777-3", "Platelets", "10*3/uL", 250, 50),
-    ("2951-2", "Sodium", "mmol/L", 140, 3), ("2823-3", "Potassium", "mmol/L", 4.2, 0.4),
-    ("2160-0", "Creatinine", "mg/dL", 1.0, 0.2), ("6299-2", "Urea nitrogen", "mg/dL", 14, 4),
-    ("1742-6", "ALT", "U/L", 25, 10), ("4548-4", "Hemoglobin A1c", "%", 5.7, 0.6),
+    ("8867-4", "Heart rate", "/min", 80, 15),
+    ("9279-1", "Respiratory rate", "/min", 16, 4),
+    ("8480-6", "Systolic blood pressure", "mm[Hg]", 125, 20),
+    ("8462-4", "Diastolic blood pressure", "mm[Hg]", 80, 10),
+    ("8310-5", "Body temperature", "Cel", 37, 0.6),
+    ("59408-5", "Oxygen saturation", "%", 97, 2),
+    ("29463-7", "Body weight", "kg", 75, 15),
+    ("8302-2", "Body height", "cm", 170, 10),
+    ("39156-5", "BMI", "kg/m2", 26, 4),
+    ("2339-0", "Glucose", "mg/dL", 100, 20),
+    ("2093-3", "Cholesterol", "mg/dL", 190, 30),
+    ("718-7", "Hemoglobin", "g/dL", 14, 1.5),
+    ("6690-2", "Leukocytes", "10*3/uL", 7, 2),
+    ("777-3", "Platelets", "10*3/uL", 250, 50),
+    ("2951-2", "Sodium", "mmol/L", 140, 3),
+    ("2823-3", "Potassium", "mmol/L", 4.2, 0.4),
+    ("2160-0", "Creatinine", "mg/dL", 1.0, 0.2),
+    ("6299-2", "Urea nitrogen", "mg/dL", 14, 4),
+    ("1742-6", "ALT", "U/L", 25, 10),
+    ("4548-4", "Hemoglobin A1c", "%", 5.7, 0.6),
 ]
-START = datetime(2015, 1, 1, tzinfo=timezone.utc)
+START = datetime(2015, 1, 1, tzinfo=UTC)
 SPAN_DAYS = 3650
 
 
@@ -72,12 +103,23 @@ def observation(pid: int, n: int, rng: random.Random) -> dict[str, Any]:
         "resourceType": "Observation",
         "id": f"obs-{pid}-{n}",
         "status": "final",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+        "category": [
+            {
+                "coding": [
+                    {"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}
+                ]
+            }
+        ],
         "code": {"coding": [{"system": "http://loinc.org", "code": code, "display": display}], "text": display},
         "subject": {"reference": f"Patient/pat-{pid}"},
         "encounter": {"reference": f"Encounter/enc-{pid}-{n % 2}"},
         "effectiveDateTime": when.replace(microsecond=0).isoformat(),
-        "valueQuantity": {"value": round(rng.gauss(mean, spread), 1), "unit": unit, "system": "http://unitsofmeasure.org", "code": unit},
+        "valueQuantity": {
+            "value": round(rng.gauss(mean, spread), 1),
+            "unit": unit,
+            "system": "http://unitsofmeasure.org",
+            "code": unit,
+        },
     }
 
 
@@ -104,7 +146,16 @@ class CopyBuffers:
         self.writers: dict[str, Any] = {}
         self.columns: dict[str, list[str]] = {
             "resource": ["pk", "resource_type", "fhir_id", "version_id", "last_updated", "deleted", "content"],
-            "resource_history": ["pk", "resource_pk", "resource_type", "fhir_id", "version_id", "last_updated", "method", "content"],
+            "resource_history": [
+                "pk",
+                "resource_pk",
+                "resource_type",
+                "fhir_id",
+                "version_id",
+                "last_updated",
+                "method",
+                "content",
+            ],
         }
         for model in INDEX_TABLES:
             table = model.__table__
@@ -151,7 +202,9 @@ def copy_chunk(cursor: Any, chunk: dict[str, str], columns: dict[str, list[str]]
     """COPY one chunk's CSV text into its tables."""
     for name, data in chunk.items():
         if data:
-            cursor.copy_expert(f"COPY {name} ({', '.join(columns[name])}) FROM STDIN WITH (FORMAT csv)", io.StringIO(data))
+            cursor.copy_expert(
+                f"COPY {name} ({', '.join(columns[name])}) FROM STDIN WITH (FORMAT csv)", io.StringIO(data)
+            )
 
 
 def _csv(value: Any) -> Any:

@@ -7,8 +7,9 @@ from typing import Any
 
 import orjson
 
-#: The checkout sits beside `shared/`, as on developer machines and in CI.
-DEFAULT_DIR = Path(__file__).resolve().parents[2] / "shared" / "synthea"
+#: The six sample Bundles inside the repository; pass a larger folder (e.g. the 41 patients of
+#: the shared development set) for the figures in docs/benchmarks.md.
+DEFAULT_DIR = Path(__file__).resolve().parents[1] / "tests" / "data" / "synthea"
 
 
 def load(directory: Path = DEFAULT_DIR) -> list[dict[str, Any]]:

@@ -7,7 +7,7 @@ the only way to claim an interaction (http://hl7.org/fhir/R4/capabilitystatement
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from conformance.resource_types import R4_RESOURCE_TYPES
@@ -26,7 +26,11 @@ OPERATION_DEFINITIONS = {
     "$risk-assessment": "urn:fhir-server:OperationDefinition:risk-assessment",
 }
 #: Operations defined on some resource types only; the others apply to every type.
-OPERATION_TYPES = {"$everything": ("Patient",), "$lastn": ("Observation",), "$risk-assessment": ("Patient", "Encounter")}
+OPERATION_TYPES = {
+    "$everything": ("Patient",),
+    "$lastn": ("Observation",),
+    "$risk-assessment": ("Patient", "Encounter"),
+}
 #: ``CapabilityStatement.rest.resource.operation.documentation`` for this server's own operations.
 OPERATION_DOCUMENTATION = {
     "$risk-assessment": (
@@ -66,7 +70,8 @@ def build_capability_statement(
         system_codes.append("batch")  # the same route processes both Bundle types
     searchable = registry if "search-type" in type_codes else None
     resources = [
-        _resource_entry(resource_type, type_codes, operations, searchable) for resource_type in sorted(R4_RESOURCE_TYPES)
+        _resource_entry(resource_type, type_codes, operations, searchable)
+        for resource_type in sorted(R4_RESOURCE_TYPES)
     ]
     for entry in resources:
         entry["conditionalCreate"] = "create" in type_codes  # the create route honours If-None-Exist
@@ -75,10 +80,13 @@ def build_capability_statement(
     return {
         "resourceType": "CapabilityStatement",
         "status": "active",
-        "date": datetime.now(timezone.utc).date().isoformat(),
+        "date": datetime.now(UTC).date().isoformat(),
         "kind": "instance",
         "software": {"name": SOFTWARE_NAME, "version": SOFTWARE_VERSION},
-        "implementation": {"description": "FHIR R4 server with HL7 v2, DICOM and risk-scoring adapters", "url": base_url},
+        "implementation": {
+            "description": "FHIR R4 server with HL7 v2, DICOM and risk-scoring adapters",
+            "url": base_url,
+        },
         "fhirVersion": "4.0.1",
         "format": ["application/fhir+json", "json"],
         "rest": [

@@ -251,7 +251,9 @@ class SearchRegistry:
         :raises UnusableSearchParameter: naming the element that makes it unusable.
         """
         if resource.get("resourceType") != "SearchParameter":
-            raise UnusableSearchParameter(f"Expected a `SearchParameter` resource, got `{resource.get('resourceType')}`.")
+            raise UnusableSearchParameter(
+                f"Expected a `SearchParameter` resource, got `{resource.get('resourceType')}`."
+            )
         code, url, kind = resource.get("code"), resource.get("url"), resource.get("type")
         if not isinstance(url, str) or not url:
             raise UnusableSearchParameter("The SearchParameter has no `url`.", "SearchParameter.url")

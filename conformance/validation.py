@@ -36,6 +36,7 @@ def set_r4b_crosscheck(enabled: bool) -> None:
     global _r4b_crosscheck
     _r4b_crosscheck = enabled
 
+
 # R4B's element names differ from R4's (`valueMeta` is R4-only); the walker has
 # already judged every name against R4, so pydantic's verdict on names is moot.
 _IGNORED_PYDANTIC_ERRORS = frozenset({"extra_forbidden"})

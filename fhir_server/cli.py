@@ -57,13 +57,18 @@ def upgrade() -> None:
     from fhir_server import migrations
 
     state = server_state()
-    migrations.upgrade(state.engine)
+    try:
+        migrations.upgrade(state.engine)
+    finally:
+        state.engine.dispose()
     click.echo(f"Database at {state.engine.url.render_as_string(hide_password=True)} is up to date.")
 
 
 @main.command()
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
-@click.option("--jobs", type=int, default=None, help="Processes to load with (default: cores on PostgreSQL, 1 on SQLite).")
+@click.option(
+    "--jobs", type=int, default=None, help="Processes to load with (default: cores on PostgreSQL, 1 on SQLite)."
+)
 def load(paths: tuple[Path, ...], jobs: int | None) -> None:
     """Store FHIR resources from JSON files, Bundles, NDJSON files or folders of them.
 
@@ -90,7 +95,9 @@ def load(paths: tuple[Path, ...], jobs: int | None) -> None:
 
         load_files(files, jobs or default_jobs(settings.database_url), done)
     elapsed = max(time.monotonic() - started, 1e-9)
-    click.echo(f"Stored {stored} resources from {len(files)} files in {elapsed:.1f} s ({stored / elapsed:.0f} resources/s).")
+    click.echo(
+        f"Stored {stored} resources from {len(files)} files in {elapsed:.1f} s ({stored / elapsed:.0f} resources/s)."
+    )
     for failure in failures:
         click.echo(f"FAILED {failure}", err=True)
     if failures:
@@ -130,7 +137,6 @@ def _register_adapters() -> None:
     # Each adapter (and the ML module) owns its command group; the main CLI only mounts them.
     from adapters.dicom.cli import dicom
     from adapters.hl7v2.cli import hl7
-
     from ml.cli import ml
 
     main.add_command(dicom)

@@ -17,6 +17,8 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, post_load, validate
 
+from fhir_server.db import UnsupportedDatabaseUrl, normalize_database_url
+
 ENV_PREFIX = "FHIR_SERVER_"
 DEFAULT_DATABASE_URL = "sqlite:///var/fhir.sqlite3"
 
@@ -29,7 +31,8 @@ class ConfigError(Exception):
 class Settings:
     """Validated server settings."""
 
-    #: SQLAlchemy URL; the default is an embedded SQLite file under ``./var/``.
+    #: SQLAlchemy URL (``postgres://`` and ``postgresql://`` get psycopg2, see
+    #: :func:`fhir_server.db.normalize_database_url`); the default is an embedded SQLite file under ``./var/``.
     database_url: str
     #: Public base URL of the FHIR endpoint, used in Location headers and links;
     #: ``None`` means derive it from each request's host.
@@ -61,14 +64,16 @@ class _SettingsSchema(Schema):
 
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> Settings:
+        try:
+            data["database_url"] = normalize_database_url(data["database_url"])
+        except UnsupportedDatabaseUrl as exc:
+            raise ValidationError(str(exc), "database_url") from exc
         if data["base_url"]:
             data["base_url"] = data["base_url"].rstrip("/")
         return Settings(**data)
 
 
-def load_settings(
-    overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
-) -> Settings:
+def load_settings(overrides: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None) -> Settings:
     """Build settings from the config file, the environment and explicit overrides.
 
     :param overrides: values by setting name (``database_url``...), highest precedence.

@@ -18,9 +18,54 @@ from sqlalchemy.orm import Session, sessionmaker
 #: Execution option a writer sets so SQLite takes the write lock at BEGIN.
 SQLITE_IMMEDIATE = "sqlite_immediate"
 
+#: The driver a URL without one gets. psycopg2 is on the design card and is the
+#: driver every benchmark in docs/benchmarks.md ran on; SQLAlchemy 2.1 would pick
+#: psycopg 3 for a bare ``postgresql://``, so the choice is made here, not by the library.
+DEFAULT_POSTGRES_DRIVER = "psycopg2"
+#: PostgreSQL drivers the write path supports (both are installed).
+POSTGRES_DRIVERS = frozenset({"psycopg2", "psycopg"})
+
+
+class UnsupportedDatabaseUrl(ValueError):
+    """The URL names a database or driver the server cannot use; the message says which."""
+
+
+def normalize_database_url(url: str) -> str:
+    """The SQLAlchemy URL for a database URL as people write them.
+
+    ``postgres://`` (what hosting platforms hand out) and ``postgresql://`` get the
+    default driver; ``postgresql+psycopg2://`` and ``postgresql+psycopg://`` (psycopg 3)
+    are kept; SQLite URLs pass unchanged.
+
+    :raises UnsupportedDatabaseUrl: for an unparsable URL, another database, or another driver.
+    """
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    try:
+        parsed = make_url(url)
+    except Exception as exc:  # SQLAlchemy raises ArgumentError or ValueError
+        raise UnsupportedDatabaseUrl(f"`{url}` is not a database URL: {exc}") from exc
+    backend, driver = parsed.get_backend_name(), parsed.drivername.partition("+")[2]
+    if backend == "sqlite":
+        return url
+    if backend != "postgresql":
+        raise UnsupportedDatabaseUrl(f"`{backend}` databases are not supported; use PostgreSQL or SQLite.")
+    if not driver:
+        return parsed.set(drivername=f"postgresql+{DEFAULT_POSTGRES_DRIVER}").render_as_string(hide_password=False)
+    if driver not in POSTGRES_DRIVERS:
+        raise UnsupportedDatabaseUrl(
+            f"The PostgreSQL driver `{driver}` is not supported; use `postgresql://`, "
+            "`postgresql+psycopg2://` or `postgresql+psycopg://`."
+        )
+    return url
+
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
-    """Create an engine, preparing the SQLite file and pragmas when needed."""
+    """Create an engine for any URL :func:`normalize_database_url` accepts.
+
+    Prepares the SQLite file and pragmas when needed.
+    """
+    url = normalize_database_url(url)
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
         # No pool_pre_ping: it costs a round trip on every request. A connection the

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine
+
+from alembic import command
 
 #: The repository's ``alembic/`` folder (the project is installed editable).
 SCRIPT_LOCATION = Path(__file__).resolve().parent.parent / "alembic"

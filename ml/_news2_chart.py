@@ -106,9 +106,7 @@ SPO2_SCALE_1_BANDS = _row((91, 3), (93, 2), (95, 1), top=0)
 #: Scale 2 on air: 88-92 and every value >= 93 score 0.
 SPO2_SCALE_2_AIR_BANDS = _row((83, 3), (85, 2), (87, 1), top=0)
 #: Scale 2 on oxygen: above the 88-92 target, saturation scores again.
-SPO2_SCALE_2_OXYGEN_BANDS = _row(
-    (83, 3), (85, 2), (87, 1), (92, 0), (94, 1), (96, 2), top=3
-)
+SPO2_SCALE_2_OXYGEN_BANDS = _row((83, 3), (85, 2), (87, 1), (92, 0), (94, 1), (96, 2), top=3)
 SYSTOLIC_BP_BANDS = _row((90, 3), (100, 2), (110, 1), (219, 0), top=3)
 PULSE_BANDS = _row((40, 3), (50, 1), (90, 0), (110, 1), (130, 2), top=3)
 # Strings, not floats, so the tenths are exact rather than binary approximations.

@@ -115,18 +115,14 @@ def _label(parameter: Parameter, measurement: Measurement[Any]) -> str:
     return f"The `{parameter}` measurement `{measurement.source_id}`"
 
 
-def _normalise(
-    parameter: Parameter, measurement: Measurement[Any], label: str
-) -> ChartValue | Rejected:
+def _normalise(parameter: Parameter, measurement: Measurement[Any], label: str) -> ChartValue | Rejected:
     """Turn a measurement's value into the form the chart scores."""
     value = measurement.value
     if parameter is Parameter.SUPPLEMENTAL_OXYGEN:
         # Only a real bool: 0/1 or "yes" could be a flow rate or free text.
         if isinstance(value, bool):
             return value
-        return Rejected(
-            Problem.INVALID, f"{label} has value `{value!r}`; expected True or False."
-        )
+        return Rejected(Problem.INVALID, f"{label} has value `{value!r}`; expected True or False.")
     if parameter is Parameter.CONSCIOUSNESS:
         if isinstance(value, str) and value in _ACVPU_LETTERS:
             return Acvpu(value)
@@ -137,27 +133,19 @@ def _normalise(
     return _normalise_number(parameter, measurement, label)
 
 
-def _normalise_number(
-    parameter: Parameter, measurement: Measurement[Any], label: str
-) -> Decimal | Rejected:
+def _normalise_number(parameter: Parameter, measurement: Measurement[Any], label: str) -> Decimal | Rejected:
     """Check a numeric value's unit and range, then round it to chart precision."""
     value, unit = measurement.value, measurement.unit
     accepted_units = ACCEPTED_UNITS[parameter]
     if unit not in accepted_units:
         expected = ", ".join(f"`{code}`" for code in sorted(accepted_units))
-        return Rejected(
-            Problem.INVALID, f"{label} has unit `{unit}`; expected one of {expected}."
-        )
+        return Rejected(Problem.INVALID, f"{label} has unit `{unit}`; expected one of {expected}.")
     # bool is an int subclass; True as a pulse is a caller bug, not 1 beat/min.
     if isinstance(value, bool) or not isinstance(value, int | float | Decimal):
-        return Rejected(
-            Problem.INVALID, f"{label} has value `{value!r}`; expected a number."
-        )
+        return Rejected(Problem.INVALID, f"{label} has value `{value!r}`; expected a number.")
     number = Decimal(str(value))
     if not number.is_finite():
-        return Rejected(
-            Problem.INVALID, f"{label} has value `{value}`; expected a finite number."
-        )
+        return Rejected(Problem.INVALID, f"{label} has value `{value}`; expected a finite number.")
     if unit == FAHRENHEIT:
         number = fahrenheit_to_celsius(number)
     low, high = _LIMITS[parameter]
@@ -176,9 +164,7 @@ def _normalise_number(
         )
 
 
-def _check_timing(
-    taken_at: datetime, label: str, *, as_of: datetime, max_age: timedelta
-) -> Rejected | None:
+def _check_timing(taken_at: datetime, label: str, *, as_of: datetime, max_age: timedelta) -> Rejected | None:
     """Reject a zoneless time, one after ``as_of``, or one older than ``max_age``."""
     if taken_at.utcoffset() is None:
         # Comparing naive and aware times is undefined; refusing beats assuming UTC.
@@ -189,15 +175,12 @@ def _check_timing(
     if taken_at > as_of:
         return Rejected(
             Problem.INVALID,
-            f"{label} was taken at `{taken_at.isoformat()}`, "
-            f"after the scoring time `{as_of.isoformat()}`.",
+            f"{label} was taken at `{taken_at.isoformat()}`, after the scoring time `{as_of.isoformat()}`.",
         )
     age = as_of - taken_at
     if age > max_age:
         return Rejected(
             Problem.STALE,
-            f"{label} was taken at `{taken_at.isoformat()}`, "
-            f"{age} before the scoring time; "
-            f"the limit is {max_age}.",
+            f"{label} was taken at `{taken_at.isoformat()}`, {age} before the scoring time; the limit is {max_age}.",
         )
     return None

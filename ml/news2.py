@@ -125,9 +125,7 @@ class News2Result:
     #: Sub-score of every parameter that could be scored, in chart order.
     sub_scores: Mapping[Parameter, int] = field(default_factory=lambda: _frozen({}))
     #: The values the chart was read with (rounded, temperature in Celsius).
-    scored_values: Mapping[Parameter, ChartValue] = field(
-        default_factory=lambda: _frozen({})
-    )
+    scored_values: Mapping[Parameter, ChartValue] = field(default_factory=lambda: _frozen({}))
     #: NEWS2 total (0-20); ``None`` unless every parameter was scored.
     aggregate: int | None = None
     #: Clinical risk band; ``None`` when there is no aggregate.
@@ -180,9 +178,7 @@ def score_news2(
     problems: dict[Problem, list[Parameter]] = {problem: [] for problem in Problem}
     messages: list[str] = []
     for parameter in Parameter:
-        outcome = check_measurement(
-            parameter, vitals.get(parameter), as_of=as_of, max_age=max_age
-        )
+        outcome = check_measurement(parameter, vitals.get(parameter), as_of=as_of, max_age=max_age)
         if isinstance(outcome, Accepted):
             accepted[parameter] = outcome
         else:
@@ -192,9 +188,7 @@ def score_news2(
     on_oxygen = _on_oxygen(accepted)
     sub_scores: dict[Parameter, int] = {}
     for parameter, input_ in accepted.items():
-        score = _sub_score(
-            parameter, input_.value, scale_2=spo2_scale_2, on_oxygen=on_oxygen
-        )
+        score = _sub_score(parameter, input_.value, scale_2=spo2_scale_2, on_oxygen=on_oxygen)
         if score is None:
             messages.append(
                 f"The `{parameter}` value `{input_.value}` cannot be scored on scale 2 "
@@ -205,16 +199,12 @@ def score_news2(
 
     aggregate = sum(sub_scores.values()) if len(sub_scores) == len(Parameter) else None
     band = None if aggregate is None else risk_band(aggregate, sub_scores)
-    response = (
-        None if aggregate is None or band is None else response_for(aggregate, band)
-    )
+    response = None if aggregate is None or band is None else response_for(aggregate, band)
     return News2Result(
         as_of=as_of,
         spo2_scale_2=spo2_scale_2,
         sub_scores=_frozen(sub_scores),
-        scored_values=_frozen(
-            {parameter: accepted[parameter].value for parameter in sub_scores}
-        ),
+        scored_values=_frozen({parameter: accepted[parameter].value for parameter in sub_scores}),
         aggregate=aggregate,
         band=band,
         response=response,
@@ -234,9 +224,7 @@ def _on_oxygen(accepted: Mapping[Parameter, Accepted]) -> bool | None:
     return oxygen.value
 
 
-def _sub_score(
-    parameter: Parameter, value: ChartValue, *, scale_2: bool, on_oxygen: bool | None
-) -> int | None:
+def _sub_score(parameter: Parameter, value: ChartValue, *, scale_2: bool, on_oxygen: bool | None) -> int | None:
     """Read one parameter's sub-score from the chart; ``None`` if it cannot be known."""
     match value:
         case bool():
@@ -252,8 +240,4 @@ def _sub_score(
 def _distinct_sources(inputs: Iterable[Accepted]) -> tuple[str, ...]:
     """Return the inputs' source ids, first-seen order, no ``None`` or repeats."""
     # A panel Observation (e.g. SpO2 with an oxygen component) may supply two inputs.
-    return tuple(
-        dict.fromkeys(
-            input_.source_id for input_ in inputs if input_.source_id is not None
-        )
-    )
+    return tuple(dict.fromkeys(input_.source_id for input_ in inputs if input_.source_id is not None))

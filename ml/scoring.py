@@ -222,7 +222,9 @@ def score_batch(
     for record, start in zip(records, starts):
         precomputed = (next(feature_iter), float(next(probabilities))) if start is not None else None
         previous_flag = _current(repo, derived_id(record.patient["id"], "mortality-flag"))
-        score = assess(record, model, threshold=threshold, now=now, previous_flag=previous_flag, precomputed=precomputed)
+        score = assess(
+            record, model, threshold=threshold, now=now, previous_flag=previous_flag, precomputed=precomputed
+        )
         for resource in score.resources:
             repo.update(resource["resourceType"], resource["id"], resource)
         scores.append(score)

@@ -104,12 +104,8 @@ VITAL_CODES: tuple[VitalCode, ...] = (
         "1104441000000107",
         "ACVPU (Alert Confusion Voice Pain Unresponsive) scale score",
     ),
-    VitalCode(
-        Parameter.SUPPLEMENTAL_OXYGEN, LOINC, "3151-8", "Inhaled oxygen flow rate"
-    ),
-    VitalCode(
-        Parameter.SUPPLEMENTAL_OXYGEN, LOINC, "3150-0", "Inhaled oxygen concentration"
-    ),
+    VitalCode(Parameter.SUPPLEMENTAL_OXYGEN, LOINC, "3151-8", "Inhaled oxygen flow rate"),
+    VitalCode(Parameter.SUPPLEMENTAL_OXYGEN, LOINC, "3150-0", "Inhaled oxygen concentration"),
     # US Core puts both as components of the pulse-oximetry Observation.
     VitalCode(
         Parameter.SUPPLEMENTAL_OXYGEN,
@@ -204,9 +200,7 @@ OXYGEN_RULES: tuple[OxygenRule, ...] = (
 )
 
 
-def indicates_supplemental_oxygen(
-    code: str, value: Decimal | float, unit: str
-) -> bool | None:
+def indicates_supplemental_oxygen(code: str, value: Decimal | float, unit: str) -> bool | None:
     """Say whether an inhaled-oxygen reading means supplemental oxygen.
 
     :param code: the LOINC code of the reading (``3151-8`` or ``3150-0``).

@@ -273,11 +273,18 @@ COMPOSITE_SLOTS: dict[str, tuple[dict[str, str], ...]] = {
         {"system": "token2_system", "code": "token2_code"},
     ),
     "number": ({"value": "number1"}, {"value": "number2"}),
-    "quantity": ({"value": "quantity_value", "system": "quantity_system", "code": "quantity_code", "unit": "quantity_unit"},),
+    "quantity": (
+        {"value": "quantity_value", "system": "quantity_system", "code": "quantity_code", "unit": "quantity_unit"},
+    ),
     "date": ({"low": "date_low", "high": "date_high"},),
     "string": ({"normalized": "string"},),
     "reference": (
-        {"target_type": "reference_type", "target_id": "reference_id", "url": "reference_url", "version": "reference_version"},
+        {
+            "target_type": "reference_type",
+            "target_id": "reference_id",
+            "url": "reference_url",
+            "version": "reference_version",
+        },
     ),
     "uri": ({"uri": "uri"},),
 }

@@ -20,7 +20,7 @@ from sqlalchemy.engine import make_url
 
 from fhir_server import migrations
 from fhir_server.app import create_app
-from fhir_server.db import make_engine
+from fhir_server.db import make_engine, normalize_database_url
 from models import Base
 
 POSTGRES_ENV = "FHIR_SERVER_TEST_POSTGRES_URL"
@@ -28,14 +28,16 @@ BACKENDS = ["sqlite", "postgres"]
 
 
 def _postgres_admin_url() -> str | None:
-    return os.environ.get(POSTGRES_ENV) or None
+    """The admin URL in any form the server accepts (``postgres://``, ``postgresql://``...)."""
+    url = os.environ.get(POSTGRES_ENV)
+    return normalize_database_url(url) if url else None
 
 
 @pytest.fixture(scope="session")
 def postgres_url() -> Iterator[str]:
     """A fresh, migrated PostgreSQL database for this test session."""
     admin_url = _postgres_admin_url()
-    reason = f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql+psycopg2://postgres@127.0.0.1:5432/postgres)"
+    reason = f"PostgreSQL tests need {POSTGRES_ENV} (e.g. postgresql://postgres@127.0.0.1:5432/postgres)"
     if admin_url is None:
         if os.environ.get("CI") == "true":
             pytest.fail(f"{reason}; it is not set, and CI=true requires PostgreSQL.")
@@ -107,4 +109,3 @@ def client(app: Flask) -> FlaskClient:
 def engine(app: Flask) -> Engine:
     engine: Engine = app.extensions["fhir_server"].engine
     return engine
-

@@ -13,7 +13,12 @@ FHIR_JSON = "application/fhir+json"
 
 def patient(**fields: Any) -> dict[str, Any]:
     """A small valid Patient."""
-    return {"resourceType": "Patient", "name": [{"family": "Smith", "given": ["Ann"]}], "birthDate": "1970-01-01", **fields}
+    return {
+        "resourceType": "Patient",
+        "name": [{"family": "Smith", "given": ["Ann"]}],
+        "birthDate": "1970-01-01",
+        **fields,
+    }
 
 
 def post(client: FlaskClient, resource: dict[str, Any], **headers: str) -> TestResponse:

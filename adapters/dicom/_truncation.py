@@ -130,7 +130,7 @@ def _check_trailing_bytes(ds: Dataset, size: int) -> None:
     """Raise if bytes follow the last element: the rest of a header cut short."""
     last_tell, last_end, last_tag = -1, None, 0
     # Iterating a Dataset yields decoded elements; the keys keep raw ones raw.
-    for tag in ds.keys():  # noqa: SIM118
+    for tag in ds.keys():
         elem = ds.get_item(tag, keep_deferred=True)
         if isinstance(elem, RawDataElement):
             tell = elem.value_tell

@@ -67,7 +67,9 @@ class BackgroundPublisher:
         if self._thread is not None:
             self._thread.join(timeout)
             if self._thread.is_alive():
-                logger.warning("The DICOM publisher did not stop within %.0f s; pending studies publish at restart.", timeout)
+                logger.warning(
+                    "The DICOM publisher did not stop within %.0f s; pending studies publish at restart.", timeout
+                )
             self._thread = None
 
     def _run(self) -> None:

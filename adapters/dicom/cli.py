@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
 __all__ = ["dicom"]
 
+
 @dataclass(frozen=True, slots=True)
 class _Runtime:
     state: ServerState
@@ -108,7 +109,9 @@ def listen(host: str, port: int, ae_title: str, allow_calling: tuple[str, ...]) 
         raise click.ClickException(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from exc
     bound_host, bound_port = scp.address
     allowed = ", ".join(allow_calling) if allow_calling else "any calling AE title"
-    click.echo(f"DICOM listener {ae_title} on {bound_host}:{bound_port} ({allowed}); store {runtime.settings.store_dir}")
+    click.echo(
+        f"DICOM listener {ae_title} on {bound_host}:{bound_port} ({allowed}); store {runtime.settings.store_dir}"
+    )
     while not stop.wait(1.0):
         pass
     click.echo("Stopping: no new associations; publishing what is pending.")

@@ -94,7 +94,7 @@ def _retrieve(study: str, series: str | None, instance: str | None, what: str) -
     if not acceptable(request.headers.get("Accept")):
         return _problem(
             406,
-            f"{what} can only be returned as multipart/related; type=\"application/dicom\" "
+            f'{what} can only be returned as multipart/related; type="application/dicom" '
             "in the transfer syntax it was stored in (transfer-syntax=*).",
         )
     server: ServerState = current_app.extensions[EXTENSION_KEY]

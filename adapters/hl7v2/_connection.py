@@ -74,9 +74,7 @@ def _header_or_none(payload: bytes) -> MessageHeader | None:
 class Connection:
     """Serves one accepted socket until EOF, idle timeout, error or stop."""
 
-    def __init__(
-        self, settings: Settings, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
-    ) -> None:
+    def __init__(self, settings: Settings, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self._settings, self._reader, self._writer = settings, reader, writer
         #: ``host:port`` of the sender.
         self.peer = peer_name(writer.get_extra_info("peername"))
@@ -141,9 +139,7 @@ class Connection:
             return True
         if isinstance(event, OversizeFrame):
             limit = event.limit
-            logger.warning(
-                "Discarding a message from %s: over the %d-byte limit.", self.peer, limit
-            )
+            logger.warning("Discarding a message from %s: over the %d-byte limit.", self.peer, limit)
             text = f"The message is larger than the {limit}-byte limit and was discarded."
             return await self._answer_failure(event.head, text, reject=False, complete=False)
         if not event.payload.strip(b"\r\n"):
@@ -156,30 +152,22 @@ class Connection:
         settings = self._settings
         loop = asyncio.get_running_loop()
         try:
-            reply = await loop.run_in_executor(
-                settings.executor, settings.handler, payload, self.peer
-            )
+            reply = await loop.run_in_executor(settings.executor, settings.handler, payload, self.peer)
             if not isinstance(reply, bytes):
                 raise TypeError(f"The handler returned `{type(reply).__name__}` instead of bytes.")
             frame = encode_frame(reply) if reply else b""
         except Exception:
-            logger.exception(
-                "The handler failed on a message from %s: %s", self.peer, _preview(payload)
-            )
+            logger.exception("The handler failed on a message from %s: %s", self.peer, _preview(payload))
             return await self._answer_failure(payload, _FAILED, reject=True, complete=True)
         header = _header_or_none(payload)
         if frame and header is not None and is_ack(header):
-            logger.warning(
-                "Not answering acknowledgement `%s` from %s.", header.control_id, self.peer
-            )
+            logger.warning("Not answering acknowledgement `%s` from %s.", header.control_id, self.peer)
             return True
         if frame:
             await self._write(frame)
         return True
 
-    async def _answer_failure(
-        self, payload: bytes, text: str, *, reject: bool, complete: bool
-    ) -> bool:
+    async def _answer_failure(self, payload: bytes, text: str, *, reject: bool, complete: bool) -> bool:
         """Send the error ACK for a failed message; ``False`` when none can be addressed.
 
         :param complete: ``payload`` is the whole message, not a truncated head.
@@ -188,9 +176,7 @@ class Connection:
         readable = complete or b"\r" in payload or b"\n" in payload
         header = _header_or_none(payload) if readable else None
         if header is None:
-            logger.warning(
-                "Closing the connection from %s: no MSH to address an error ACK to.", self.peer
-            )
+            logger.warning("Closing the connection from %s: no MSH to address an error ACK to.", self.peer)
             return False
         error = AckError(ErrorCode.APPLICATION_INTERNAL_ERROR, text)
         reply = acknowledge(header, [error], reject=reject)

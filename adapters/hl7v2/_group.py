@@ -26,7 +26,7 @@ import threading
 from collections import deque
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from adapters.hl7v2 import inbox
@@ -79,9 +79,7 @@ class GroupCommitter:
         self._lock = threading.Lock()
         self._slots = threading.Semaphore(leaders)
 
-    def submit(
-        self, header: MessageHeader, content: bytes, peer: str, conflict_ack: Callable[[int], bytes]
-    ) -> Applied:
+    def submit(self, header: MessageHeader, content: bytes, peer: str, conflict_ack: Callable[[int], bytes]) -> Applied:
         """Store, map and commit one message (with whatever else is waiting); block until committed.
 
         :raises Exception: the database failed; nothing of the message was committed.
@@ -149,7 +147,9 @@ def _rows_for(session: Session, batch: list[_Item]) -> list[Hl7v2Message | Appli
         if same is not None:
             found.append(Applied(same.pk, same.ack))
         elif earlier:
-            found.append(inbox.conflict_row(item.header, item.content, item.digest, item.peer, earlier[0].pk, item.conflict_ack))
+            found.append(
+                inbox.conflict_row(item.header, item.content, item.digest, item.peer, earlier[0].pk, item.conflict_ack)
+            )
         else:
             found.append(None)
             fresh.append(item)
@@ -165,6 +165,6 @@ def _record(item: _Item, outcome: Outcome, where: str | None) -> Hl7v2Message:
     """The inbox row of a message applied (or refused) in this transaction."""
     return inbox.new_row(
         item.header, item.content, item.digest, item.peer, status=outcome.status, ack=outcome.ack,
-        attempts=1, processed_at=datetime.now(timezone.utc), error=outcome.error, error_location=where,
+        attempts=1, processed_at=datetime.now(UTC), error=outcome.error, error_location=where,
         resources="\n".join(outcome.resources) or None,
     )  # fmt: skip

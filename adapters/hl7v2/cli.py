@@ -56,7 +56,9 @@ def hl7() -> None:
     help="Listener processes sharing the port (SO_REUSEPORT), e.g. one per core.",
 )  # fmt: skip
 @click.option("--reuse-port", is_flag=True, hidden=True, help="Bind with SO_REUSEPORT (set for the extra processes).")
-def listen(host: str, port: int, defer_mapping: bool, no_worker: bool, lease: float, processes: int, reuse_port: bool) -> None:
+def listen(
+    host: str, port: int, defer_mapping: bool, no_worker: bool, lease: float, processes: int, reuse_port: bool
+) -> None:
     """Receive HL7 v2 messages over MLLP on HOST:PORT (0: any free port)."""
     if processes > 1 and port == 0:
         raise click.UsageError("`--processes` above 1 needs a fixed `--port`: the processes share it.")

@@ -33,9 +33,7 @@ Handler: TypeAlias = Callable[[bytes, str], bytes]
 StoreCallback: TypeAlias = Callable[[MessageHeader, str, str], None]
 
 
-def acknowledge(
-    header: MessageHeader, errors: Sequence[AckError] = (), *, reject: bool = False
-) -> bytes:
+def acknowledge(header: MessageHeader, errors: Sequence[AckError] = (), *, reject: bool = False) -> bytes:
     """Build the ACK the rules call for after processing, or ``b""`` when none is due.
 
     Original mode answers AA without errors, AE with errors, and AR when

@@ -137,9 +137,7 @@ def _split_msh(data: bytes) -> tuple[bytes, bool]:
     """Return the MSH segment bytes and whether an MSA segment follows."""
     data = _strip_bom(data).lstrip(b"\r\n")
     if data[:3] in _BATCH_HEADERS:
-        raise HeaderError(
-            f"The message starts with `{data[:3].decode()}`: batches are not acknowledged here."
-        )
+        raise HeaderError(f"The message starts with `{data[:3].decode()}`: batches are not acknowledged here.")
     if not data.startswith(b"MSH") or len(data) < 4:
         raise HeaderError(f"The message starts with `{data[:8]!r}` instead of an MSH segment.")
     # Over MLLP segments end with CR, but files and some senders use LF.
@@ -248,16 +246,13 @@ def decode_message(message: bytes) -> str:
     header = parse_header(message)
     codec = header.codec
     if codec is None:
-        raise CharacterSetError(
-            f"The character set `{header.primary_character_set}` in MSH-18 is not supported."
-        )
+        raise CharacterSetError(f"The character set `{header.primary_character_set}` in MSH-18 is not supported.")
     try:
         return _strip_bom(message).decode(codec)
     except UnicodeDecodeError as exc:
         label = header.primary_character_set or "ASCII/UTF-8 (MSH-18 empty)"
         raise CharacterSetError(
-            f"Byte {exc.object[exc.start]:#04x} at offset {exc.start} is not valid in "
-            f"the character set `{label}`."
+            f"Byte {exc.object[exc.start]:#04x} at offset {exc.start} is not valid in the character set `{label}`."
         ) from exc
 
 

@@ -13,7 +13,7 @@ import hashlib
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import or_, select, update
@@ -52,9 +52,8 @@ PENDING, DONE, ERROR, REJECTED, CONFLICT = "pending", "done", "error", "rejected
 FAILED = (ERROR, REJECTED, CONFLICT)
 
 
-
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def new_token(owner: str) -> str:
@@ -121,7 +120,14 @@ def conflict_row(
         f"received with different content (inbox #{original}); kept for review, not applied."
     )
     return new_row(
-        header, content, digest, peer, status=CONFLICT, ack=conflict_ack(original), error=error, error_location="MSH[1]-10"
+        header,
+        content,
+        digest,
+        peer,
+        status=CONFLICT,
+        ack=conflict_ack(original),
+        error=error,
+        error_location="MSH[1]-10",
     )
 
 
@@ -156,10 +162,28 @@ def receive(
             if earlier:
                 row = conflict_row(header, content, digest, peer, earlier[0].pk, conflict_ack)
             elif rejected:
-                row = new_row(header, content, digest, peer, status=REJECTED, ack=accept_ack, error=rejected[0], error_location=rejected[1])
+                row = new_row(
+                    header,
+                    content,
+                    digest,
+                    peer,
+                    status=REJECTED,
+                    ack=accept_ack,
+                    error=rejected[0],
+                    error_location=rejected[1],
+                )
             else:
                 until = _now() + timedelta(seconds=lease) if claim_token else None
-                row = new_row(header, content, digest, peer, status=PENDING, ack=accept_ack, claimed_by=claim_token, claimed_until=until)
+                row = new_row(
+                    header,
+                    content,
+                    digest,
+                    peer,
+                    status=PENDING,
+                    ack=accept_ack,
+                    claimed_by=claim_token,
+                    claimed_until=until,
+                )
             session.add(row)
             session.flush()
             return Receipt(row.pk, row.status, row.ack)
@@ -170,7 +194,9 @@ def receive(
             return Receipt(same.pk, same.status, same.ack, duplicate=True)
 
 
-def claim(factory: sessionmaker[Session], owner: str, *, lease: float, limit: int, pk: int | None = None) -> list[tuple[int, str]]:
+def claim(
+    factory: sessionmaker[Session], owner: str, *, lease: float, limit: int, pk: int | None = None
+) -> list[tuple[int, str]]:
     """Claim up to ``limit`` pending rows whose claim is free or expired; return ``(pk, token)`` pairs.
 
     On PostgreSQL concurrent workers skip each other's locked rows (``FOR UPDATE

@@ -14,7 +14,7 @@ raise and leave the row pending for a later attempt.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from sqlalchemy import select, update
@@ -64,7 +64,9 @@ def _map(content: bytes) -> list[MappedResource]:
     try:
         return to_fhir(decode_message(content))
     except CharacterSetError as exc:
-        raise _Failure(REJECTED, AckError(ErrorCode.TABLE_VALUE_NOT_FOUND, str(exc), ErrorLocation("MSH", 1, 18)), "MSH[1]-18") from exc
+        raise _Failure(
+            REJECTED, AckError(ErrorCode.TABLE_VALUE_NOT_FOUND, str(exc), ErrorLocation("MSH", 1, 18)), "MSH[1]-18"
+        ) from exc
     except (HeaderError, ParseError) as exc:
         raise _Failure(REJECTED, AckError(ErrorCode.SEGMENT_SEQUENCE_ERROR, str(exc)), None) from exc
     except UnsupportedMessage as exc:
@@ -91,7 +93,9 @@ def _write(session: Session, mapped: list[MappedResource]) -> tuple[str, ...]:
         if not isinstance(exc.error, InvalidResource):
             raise exc.error from exc
         issue = exc.error.issues[0]
-        text = f"The mapped `{mapped[exc.position].reference}` is invalid: {issue.diagnostics} (at `{issue.expression}`)."
+        text = (
+            f"The mapped `{mapped[exc.position].reference}` is invalid: {issue.diagnostics} (at `{issue.expression}`)."
+        )
         failure = _Failure(ERROR, AckError(ErrorCode.APPLICATION_INTERNAL_ERROR, text), None)
         failure.position = exc.position
         raise failure from exc
@@ -102,7 +106,7 @@ def _finish(session: Session, pk: int, token: str, outcome: Outcome, where: str 
     """Record the outcome if the claim is still ours; return whether it was."""
     values: dict[str, object] = {
         "status": outcome.status,
-        "processed_at": datetime.now(timezone.utc),
+        "processed_at": datetime.now(UTC),
         "claimed_by": None,
         "claimed_until": None,
         "attempts": _INBOX.c.attempts + 1,
@@ -172,7 +176,12 @@ def apply_many(session: Session, messages: list[tuple[MessageHeader, bytes]]) ->
 
 
 def process(
-    factory: sessionmaker[Session], pk: int, token: str, *, content: bytes | None = None, stored_ack: bytes | None = None
+    factory: sessionmaker[Session],
+    pk: int,
+    token: str,
+    *,
+    content: bytes | None = None,
+    stored_ack: bytes | None = None,
 ) -> Outcome | None:
     """Map and apply inbox row ``pk`` under claim ``token``.
 

@@ -80,9 +80,7 @@ class MllpServer:
         reuse_port: bool = False,
     ) -> None:
         if max_message_size <= 0:
-            raise ValueError(
-                f"The maximum message size must be positive, not `{max_message_size}`."
-            )
+            raise ValueError(f"The maximum message size must be positive, not `{max_message_size}`.")
         self._handler = handler
         self._host, self._port = host, port
         self._max_message_size = max_message_size
@@ -113,9 +111,7 @@ class MllpServer:
         self._server = await asyncio.start_server(
             self._on_connect, self._host, self._port, reuse_port=self._reuse_port or None
         )
-        self._executor = concurrent.futures.ThreadPoolExecutor(
-            self._max_workers, thread_name_prefix="mllp-handler"
-        )
+        self._executor = concurrent.futures.ThreadPoolExecutor(self._max_workers, thread_name_prefix="mllp-handler")
         self._bound_port = self._server.sockets[0].getsockname()[1]
         logger.info("MLLP server listening on %s.", peer_name((self._host, self._bound_port)))
         return self._bound_port
@@ -156,9 +152,7 @@ class MllpServer:
         if self._thread is not None:
             raise RuntimeError("The MLLP server is already running.")
         started: concurrent.futures.Future[int] = concurrent.futures.Future()
-        self._thread = threading.Thread(
-            target=asyncio.run, args=(self._run(started),), name="mllp-server", daemon=True
-        )
+        self._thread = threading.Thread(target=asyncio.run, args=(self._run(started),), name="mllp-server", daemon=True)
         self._thread.start()
         try:
             return started.result()

@@ -15,6 +15,7 @@ Create Date: 2026-11-26
 from __future__ import annotations
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision = "0007"
@@ -49,7 +50,9 @@ def upgrade() -> None:
         # fractions ('.ffffff', as SQLAlchemy writes them) round the difference up.
         seconds = "strftime('%s', substr({0}, 1, 19))"
         span = f"{seconds.format('high')} - {seconds.format('low')} + (substr(high, 20) > substr(low, 20))"
-    op.execute(f"UPDATE spidx_date_sort SET span_seconds = CASE {_COUNT} WHEN 0 THEN NULL WHEN 1 THEN {span} ELSE -1 END")
+    op.execute(
+        f"UPDATE spidx_date_sort SET span_seconds = CASE {_COUNT} WHEN 0 THEN NULL WHEN 1 THEN {span} ELSE -1 END"
+    )
     for name, columns, predicate in _INDEXES:
         where = sa.text(predicate)
         op.create_index(name, "spidx_date_sort", columns, postgresql_where=where, sqlite_where=where)

@@ -42,7 +42,9 @@ def compartment_types(repo: SqlRepository, wanted: tuple[str, ...] = ()) -> list
     return [t for t in members if t in wanted] if wanted else members
 
 
-def everything(repo: SqlRepository, request: EverythingRequest, *, base_url: str) -> tuple[StoredResource | None, SearchResult]:
+def everything(
+    repo: SqlRepository, request: EverythingRequest, *, base_url: str
+) -> tuple[StoredResource | None, SearchResult]:
     """The patient (on the first page only, when wanted) and one page of its compartment.
 
     Resources that the patient or the page's matches refer to come back as ``includes``.
@@ -58,7 +60,9 @@ def everything(repo: SqlRepository, request: EverythingRequest, *, base_url: str
     types = compartment_types(repo, request.types)
     result = SearchResult(matches=[])
     if types:
-        result = repo.search(types, query, base_url=base_url, page_size=request.count, compartment=("Patient", request.patient_id))
+        result = repo.search(
+            types, query, base_url=base_url, page_size=request.count, compartment=("Patient", request.patient_id)
+        )
     if request.cursor is not None or (request.types and "Patient" not in request.types):
         return None, result
     # The patient is its own compartment's anchor: searched by id so _since and its references apply too.

@@ -65,5 +65,7 @@ def lastn(repo: SqlRepository, pairs: list[tuple[str, str]], maximum: int, *, ba
         if not result.next_cursor:
             return chosen
         if scanned >= MAX_SCANNED:
-            raise BadRequest(f"$lastn matched more than {MAX_SCANNED} Observations; narrow it with `category`, `code` or `date`.")
+            raise BadRequest(
+                f"$lastn matched more than {MAX_SCANNED} Observations; narrow it with `category`, `code` or `date`."
+            )
         query.cursor = result.next_cursor

@@ -16,15 +16,15 @@ sees the earlier one, exactly as two single writes would.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from fhir_server.db import begin_write
 from fhir_server.errors import BadRequest, Conflict, FhirError, PreconditionFailed
 from fhir_server.repository import _statements as sql
+from fhir_server.repository._rules import check_id, check_resource_type, same_content, stamp, utc
 from fhir_server.repository.hooks import record_write
 from fhir_server.repository.protocol import StoredResource, WriteResult
-from fhir_server.repository._rules import check_id, check_resource_type, same_content, stamp, utc
 
 if TYPE_CHECKING:
     from fhir_server.repository.sql import SqlRepository
@@ -114,12 +114,14 @@ def _check(repo: SqlRepository, write: PendingWrite) -> None:
     repo.access.check(repo.context, "create" if write.new else "update", resource_type, resource)
 
 
-def _round(repo: SqlRepository, writes: list[PendingWrite], positions: list[int], results: list[WriteResult | None]) -> None:
+def _round(
+    repo: SqlRepository, writes: list[PendingWrite], positions: list[int], results: list[WriteResult | None]
+) -> None:
     """Write ``positions`` (each key once) with one lock query and one statement."""
     connection = repo.session.connection()
     to_lock = [_key(writes[p]) for p in positions if not writes[p].new]
     current = sql.lock_many(connection, to_lock) if to_lock else {}
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     rows: list[sql.VersionRow] = []
     indexes, stamped_of, pending = [], [], []
     for position in positions:
@@ -133,7 +135,9 @@ def _round(repo: SqlRepository, writes: list[PendingWrite], positions: list[int]
                     raise PreconditionFailed(
                         f"`{resource_type}/{resource_id}` is at version `{version}`, not the If-Match version `{write.if_match}`."
                     )
-                keep = not deleted and (write.if_absent or (write.skip_unchanged and same_content(content, write.resource)))
+                keep = not deleted and (
+                    write.if_absent or (write.skip_unchanged and same_content(content, write.resource))
+                )
                 if keep:
                     stored = StoredResource(resource_type, resource_id, version, utc(last_updated), bytes(content))
                     results[position] = WriteResult(stored, False)
@@ -162,7 +166,12 @@ def _round(repo: SqlRepository, writes: list[PendingWrite], positions: list[int]
         if n not in written:
             # The id was taken between the lock query and the insert (a concurrent create).
             if writes[position].new:
-                raise BatchWriteFailed(position, Conflict(f"Resource `{resource_type}/{resource_id}` already exists, so it cannot be created again."))
+                raise BatchWriteFailed(
+                    position,
+                    Conflict(
+                        f"Resource `{resource_type}/{resource_id}` already exists, so it cannot be created again."
+                    ),
+                )
             if writes[position].if_absent:
                 results[position] = WriteResult(repo.read(resource_type, resource_id), False)
                 continue

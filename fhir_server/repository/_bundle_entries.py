@@ -80,7 +80,11 @@ def parse_entry(index: int, raw: Any, base_url: str) -> Entry:
 
 
 def _parse(index: int, raw: Any, request: Any, base_url: str) -> Entry:
-    if not isinstance(request, dict) or not isinstance(request.get("method"), str) or not isinstance(request.get("url"), str):
+    if (
+        not isinstance(request, dict)
+        or not isinstance(request.get("method"), str)
+        or not isinstance(request.get("url"), str)
+    ):
         raise BadRequest("The entry has no `request` with a `method` and a `url`.", expression="request")
     method = request["method"].upper()
     if method not in ORDER:
@@ -88,7 +92,9 @@ def _parse(index: int, raw: Any, request: Any, base_url: str) -> Entry:
     path, _, query = relative_url(request["url"], base_url).partition("?")
     parts = [p for p in path.split("/") if p]
     if not parts or len(parts) == 3 or len(parts) > 4 or (len(parts) == 4 and parts[2] != "_history"):
-        raise BadRequest(f"The request url `{request['url']}` is not `Type`, `Type/id`, `Type/id/_history/vid` or `Type?criteria`.")
+        raise BadRequest(
+            f"The request url `{request['url']}` is not `Type`, `Type/id`, `Type/id/_history/vid` or `Type?criteria`."
+        )
     check_resource_type(parts[0])
     resource_id = parts[1] if len(parts) > 1 else None
     if resource_id is not None:
@@ -96,8 +102,18 @@ def _parse(index: int, raw: Any, request: Any, base_url: str) -> Entry:
     resource = raw.get("resource")
     if resource is not None and not isinstance(resource, dict):
         raise BadRequest("The entry's `resource` is not a JSON object.", expression="resource")
-    entry = Entry(index, method, request["url"], parts[0], resource_id, parts[3] if len(parts) == 4 else None, query,
-                  resource, raw.get("fullUrl"), request)
+    entry = Entry(
+        index,
+        method,
+        request["url"],
+        parts[0],
+        resource_id,
+        parts[3] if len(parts) == 4 else None,
+        query,
+        resource,
+        raw.get("fullUrl"),
+        request,
+    )
     _check_shape(entry)
     return entry
 
@@ -170,7 +186,9 @@ def rewrite_references(value: Any, targets: dict[str, str]) -> Any:
             elif key == "reference" and isinstance(child, str) and _PLACEHOLDER.fullmatch(child):
                 raise BadRequest(f"The reference `{child}` names no entry of this Bundle by its fullUrl.")
             elif key == "div" and isinstance(child, str):
-                out[key] = _NARRATIVE_LINK.sub(lambda m: m.group(1) + targets.get(m.group(2), m.group(2)) + m.group(3), child)
+                out[key] = _NARRATIVE_LINK.sub(
+                    lambda m: m.group(1) + targets.get(m.group(2), m.group(2)) + m.group(3), child
+                )
             else:
                 out[key] = rewrite_references(child, targets)
         return out

@@ -39,7 +39,9 @@ def _etag_version(value: str | None) -> int | None:
         return None
     text = value.strip().removeprefix("W/").strip('"')
     if not text.isdigit():
-        raise BadRequest(f"`ifMatch` `{value}` is not an ETag of a version, such as `W/\"3\"`.", expression="request.ifMatch")
+        raise BadRequest(
+            f'`ifMatch` `{value}` is not an ETag of a version, such as `W/"3"`.', expression="request.ifMatch"
+        )
     return int(text)
 
 
@@ -86,7 +88,9 @@ def execute(repo: SqlRepository, entry: Entry, options: BundleOptions) -> dict[s
         if entry.matched:
             return _entry(200, entry.found[0], options)
         if options.ids_from_uuid:
-            result = repo.update(resource_type, target, {**entry.resource, "id": target}, method="POST", skip_unchanged=True)
+            result = repo.update(
+                resource_type, target, {**entry.resource, "id": target}, method="POST", skip_unchanged=True
+            )
             return _entry(201 if result.created else 200, result.stored, options)
         return _entry(201, repo.create(entry.resource, resource_id=target), options)
     resource = entry.resource if not entry.conditional else {**entry.resource, "id": target}
@@ -199,7 +203,11 @@ def _search(repo: SqlRepository, entry: Entry, options: BundleOptions) -> dict[s
     page_size = query.count if query.count is not None else options.page_size
     result = repo.search([entry.resource_type], query, base_url=options.base_url, page_size=page_size)
     found = [
-        {"fullUrl": f"{options.base_url}/{s.reference}", "resource": orjson.Fragment(s.content or b"{}"), "search": {"mode": mode}}
+        {
+            "fullUrl": f"{options.base_url}/{s.reference}",
+            "resource": orjson.Fragment(s.content or b"{}"),
+            "search": {"mode": mode},
+        }
         for mode, group in (("match", result.matches), ("include", result.includes))
         for s in group
     ]
@@ -208,4 +216,3 @@ def _search(repo: SqlRepository, entry: Entry, options: BundleOptions) -> dict[s
         searchset["total"] = result.total
     searchset["entry"] = found
     return {"resource": searchset, "response": {"status": _status(200)}}
-

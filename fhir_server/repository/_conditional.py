@@ -30,7 +30,9 @@ def criteria_pairs(query_string: str, what: str) -> list[tuple[str, str]]:
     """
     pairs = [(k, v) for k, v in parse_qsl(query_string.lstrip("?"), keep_blank_values=True)]
     if not [k for k, _ in pairs if k not in RESULT_PARAMETERS]:
-        raise BadRequest(f"The {what} criteria `{query_string}` hold no search parameter, so they would match everything.")
+        raise BadRequest(
+            f"The {what} criteria `{query_string}` hold no search parameter, so they would match everything."
+        )
     return pairs
 
 
@@ -83,7 +85,9 @@ def resolve_conditional_target(
     matches = find_matches(repo, resource_type, pairs, base_url)
     where = _describe(resource_type, pairs)
     if len(matches) > 1:
-        raise PreconditionFailed(f"The conditional update criteria `{where}` match more than one resource; nothing was updated.")
+        raise PreconditionFailed(
+            f"The conditional update criteria `{where}` match more than one resource; nothing was updated."
+        )
     if not matches:
         return body_id
     if body_id is not None and body_id != matches[0].id:

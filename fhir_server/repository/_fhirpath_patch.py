@@ -16,7 +16,9 @@ from typing import Any
 from conformance._definitions import definitions
 from fhir_server.errors import BadRequest, UnprocessableEntity
 
-_STEP = re.compile(r"\s*(?:where\(\s*([A-Za-z0-9_]+)\s*=\s*('(?:[^'\\]|\\.)*'|[^)\s]+)\s*\)|(first|last)\(\)|([A-Za-z][A-Za-z0-9_]*))(\[(\d+)\])?\s*(\.|$)")
+_STEP = re.compile(
+    r"\s*(?:where\(\s*([A-Za-z0-9_]+)\s*=\s*('(?:[^'\\]|\\.)*'|[^)\s]+)\s*\)|(first|last)\(\)|([A-Za-z][A-Za-z0-9_]*))(\[(\d+)\])?\s*(\.|$)"
+)
 
 
 @dataclass
@@ -108,11 +110,15 @@ def _value(part: dict[str, Any]) -> Any:
 
 def _operation(parameter: dict[str, Any], number: int) -> dict[str, Any]:
     if parameter.get("name") != "operation":
-        raise BadRequest(f"FHIRPath Patch parameter {number} is `{parameter.get('name')}`; only `operation` parameters are allowed.")
+        raise BadRequest(
+            f"FHIRPath Patch parameter {number} is `{parameter.get('name')}`; only `operation` parameters are allowed."
+        )
     parts: dict[str, Any] = {}
     for part in parameter.get("part") or []:
-        parts[part.get("name")] = _value(part) if part.get("name") == "value" else next(
-            (v for k, v in part.items() if k.startswith("value")), None
+        parts[part.get("name")] = (
+            _value(part)
+            if part.get("name") == "value"
+            else next((v for k, v in part.items() if k.startswith("value")), None)
         )
     for required in ("type", "path"):
         if parts.get(required) is None:
@@ -139,7 +145,9 @@ def _one(nodes: list[_Node], op: dict[str, Any], number: int) -> _Node:
 
 def _list_of(nodes: list[_Node], op: dict[str, Any], number: int) -> list[Any]:
     if not nodes or nodes[0].index is None:
-        raise UnprocessableEntity(f"FHIRPath Patch operation {number} (`{op['type']}`): `{op['path']}` is not a non-empty list.")
+        raise UnprocessableEntity(
+            f"FHIRPath Patch operation {number} (`{op['type']}`): `{op['path']}` is not a non-empty list."
+        )
     values: list[Any] = nodes[0].container[nodes[0].key]
     return values
 
@@ -147,7 +155,9 @@ def _list_of(nodes: list[_Node], op: dict[str, Any], number: int) -> list[Any]:
 def _position(op: dict[str, Any], name: str, size: int, number: int) -> int:
     value = op.get(name)
     if not isinstance(value, int) or not 0 <= value <= size:
-        raise UnprocessableEntity(f"FHIRPath Patch operation {number}: `{name}` `{value}` is not an index from 0 to {size}.")
+        raise UnprocessableEntity(
+            f"FHIRPath Patch operation {number}: `{name}` `{value}` is not an index from 0 to {size}."
+        )
     return value
 
 
@@ -157,14 +167,18 @@ def _apply(resource: dict[str, Any], op: dict[str, Any], number: int) -> None:
     if kind == "add":
         target, name = _one(nodes, op, number), op.get("name")
         if not isinstance(name, str) or "value" not in op or not isinstance(target.value, dict):
-            raise BadRequest(f"FHIRPath Patch operation {number} (`add`) needs a `name`, a `value` and a path to an element.")
+            raise BadRequest(
+                f"FHIRPath Patch operation {number} (`add`) needs a `name`, a `value` and a path to an element."
+            )
         existing = target.value.get(name)
         if isinstance(existing, list) or (existing is None and _repeats(context, name)):
             target.value[name] = (existing or []) + [op["value"]]
         elif existing is None:
             target.value[name] = op["value"]
         else:
-            raise UnprocessableEntity(f"FHIRPath Patch operation {number}: `{path}.{name}` already has a value; use `replace`.")
+            raise UnprocessableEntity(
+                f"FHIRPath Patch operation {number}: `{path}.{name}` already has a value; use `replace`."
+            )
     elif kind == "insert":
         values = _list_of(nodes, op, number)
         values.insert(_position(op, "index", len(values), number), op.get("value"))
@@ -190,4 +204,6 @@ def _apply(resource: dict[str, Any], op: dict[str, Any], number: int) -> None:
         moved = values.pop(_position(op, "source", len(values) - 1, number))
         values.insert(_position(op, "destination", len(values), number), moved)
     else:
-        raise BadRequest(f"FHIRPath Patch operation {number} has unknown type `{kind}`; use add, insert, delete, replace or move.")
+        raise BadRequest(
+            f"FHIRPath Patch operation {number} has unknown type `{kind}`; use add, insert, delete, replace or move."
+        )

@@ -42,14 +42,18 @@ def patch_resource(
         raise NotFound(f"Resource `{resource_type}/{resource_id}` was not found, so it cannot be patched.")
     _, version, deleted, content = current
     if deleted:
-        raise Gone(f"Resource `{resource_type}/{resource_id}` was deleted (version `{version}`), so it cannot be patched.")
+        raise Gone(
+            f"Resource `{resource_type}/{resource_id}` was deleted (version `{version}`), so it cannot be patched."
+        )
     if if_match is not None and if_match != version:
         raise PreconditionFailed(
             f"`{resource_type}/{resource_id}` is at version `{version}`, not the If-Match version `{if_match}`."
         )
     result = patched(orjson.loads(content), patch, media_type)
     if result.get("resourceType") != resource_type or result.get("id") != resource_id:
-        raise UnprocessableEntity(f"The patch must not change the `resourceType` or `id` of `{resource_type}/{resource_id}`.")
+        raise UnprocessableEntity(
+            f"The patch must not change the `resourceType` or `id` of `{resource_type}/{resource_id}`."
+        )
     return repo.update(resource_type, resource_id, result, if_match=version, method="PATCH").stored
 
 
@@ -66,9 +70,7 @@ def patched(resource: dict[str, Any], patch: Any, media_type: str) -> dict[str, 
         from fhir_server.repository._fhirpath_patch import apply_fhirpath_patch
 
         return apply_fhirpath_patch(resource, patch)
-    raise BadRequest(
-        f"A PATCH body must be a JSON Patch (`{JSON_PATCH}`) or a FHIRPath Patch `Parameters` resource."
-    )
+    raise BadRequest(f"A PATCH body must be a JSON Patch (`{JSON_PATCH}`) or a FHIRPath Patch `Parameters` resource.")
 
 
 def apply_json_patch(document: Any, operations: Any) -> Any:
@@ -88,7 +90,9 @@ def _pointer(path: str, number: int) -> list[str]:
     if path == "":
         return []
     if not path.startswith("/"):
-        raise BadRequest(f"JSON Patch operation {number} has path `{path}`, which is not a JSON Pointer starting with `/`.")
+        raise BadRequest(
+            f"JSON Patch operation {number} has path `{path}`, which is not a JSON Pointer starting with `/`."
+        )
     return [part.replace("~1", "/").replace("~0", "~") for part in path[1:].split("/")]
 
 
@@ -174,4 +178,6 @@ def _apply_one(document: Any, operation: dict[str, Any], number: int) -> Any:
         if _get(document, path, number) != value:
             raise UnprocessableEntity(f"JSON Patch operation {number}: the `test` of `{path}` failed.")
         return document
-    raise BadRequest(f"JSON Patch operation {number} has unknown `op` `{op}`; use add, remove, replace, move, copy or test.")
+    raise BadRequest(
+        f"JSON Patch operation {number} has unknown `op` `{op}`; use add, remove, replace, move, copy or test."
+    )

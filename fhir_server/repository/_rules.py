@@ -7,7 +7,7 @@ them, so they live here rather than in either.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -35,7 +35,7 @@ def check_id(resource_id: str) -> None:
 
 def utc(moment: datetime) -> datetime:
     """``moment`` as an aware UTC time: SQLite hands back naive datetimes; everything we store is UTC."""
-    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def same_content(stored: bytes, resource: dict[str, Any]) -> bool:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import timezone
+from datetime import UTC
 from typing import Any
 
 from sqlalchemy import ColumnElement, Row, and_, false, func, or_, select, text, tuple_
@@ -38,7 +38,7 @@ class SearchResult:
 
 
 def _stored(row: Row[Any]) -> StoredResource:
-    moment = row.last_updated if row.last_updated.tzinfo else row.last_updated.replace(tzinfo=timezone.utc)
+    moment = row.last_updated if row.last_updated.tzinfo else row.last_updated.replace(tzinfo=UTC)
     return StoredResource(row.resource_type, row.fhir_id, row.version_id, moment, row.content, "GET")
 
 
@@ -78,7 +78,11 @@ def run_search(
     for column in columns:
         if column.join is not None:
             source = source.join(*column.join)
-    page = select(res, *(c.expression.label(f"sk{i}") for i, c in enumerate(columns))).select_from(source).where(page_condition)
+    page = (
+        select(res, *(c.expression.label(f"sk{i}") for i, c in enumerate(columns)))
+        .select_from(source)
+        .where(page_condition)
+    )
     if cursor_values is not None:
         page = page.where(after(columns, cursor_values, backwards=backwards))
     page = page.order_by(*order_by(columns, backwards=backwards)).limit(page_size + 1)
@@ -95,7 +99,9 @@ def run_search(
             result.previous_cursor = encode_cursor(keys[0], backwards=True)
     result.matches = [_stored(row) for row in rows]
     result.includes = _includes(session, result.matches, query.includes)
-    result.total = _total(session, res, condition, query.total, len(rows) if cursor_values is None and not more else None)
+    result.total = _total(
+        session, res, condition, query.total, len(rows) if cursor_values is None and not more else None
+    )
     return result
 
 
@@ -123,7 +129,9 @@ def _type_condition(
     return and_(condition, res.c.pk.in_(members))
 
 
-def _total(session: Session, res: Any, condition: ColumnElement[bool], mode: str | None, known: int | None) -> int | None:
+def _total(
+    session: Session, res: Any, condition: ColumnElement[bool], mode: str | None, known: int | None
+) -> int | None:
     if mode == "none":
         return None
     if mode is None:
@@ -136,9 +144,7 @@ def _total(session: Session, res: Any, condition: ColumnElement[bool], mode: str
     return int(session.execute(count).scalar_one())
 
 
-def _includes(
-    session: Session, matches: list[StoredResource], specs: list[IncludeSpec]
-) -> list[StoredResource]:
+def _includes(session: Session, matches: list[StoredResource], specs: list[IncludeSpec]) -> list[StoredResource]:
     seen = {(m.resource_type, m.id) for m in matches}
     found: list[StoredResource] = []
     frontier = matches
@@ -175,8 +181,12 @@ def _include_round(session: Session, frontier: list[StoredResource], specs: list
             sources = select(_resource.c.pk).where(tuple_(_resource.c.resource_type, _resource.c.fhir_id).in_(pairs))
             if spec.source_type != "*":
                 sources = sources.where(_resource.c.resource_type == spec.source_type)
-            joined = ref.join(target, and_(target.c.resource_type == ref.c.target_type, target.c.fhir_id == ref.c.target_id))
-            query = select(target).select_from(joined).where(ref.c.resource_pk.in_(sources), target.c.deleted == false())
+            joined = ref.join(
+                target, and_(target.c.resource_type == ref.c.target_type, target.c.fhir_id == ref.c.target_id)
+            )
+            query = (
+                select(target).select_from(joined).where(ref.c.resource_pk.in_(sources), target.c.deleted == false())
+            )
             if spec.target_type:
                 query = query.where(ref.c.target_type == spec.target_type)
         if spec.param != "*":

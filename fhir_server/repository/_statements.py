@@ -29,8 +29,10 @@ _ROW_VALUES = {
     "deleted": bindparam("deleted"),
     "content": bindparam("content"),
 }
+
+
 def _pg_sql(statement: str) -> str:
-    """``:name`` placeholders as psycopg2's ``%(name)s`` (the statements contain no literal ``%``)."""
+    """``:name`` placeholders as psycopg's ``%(name)s`` (the statements contain no literal ``%``)."""
     return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement)
 
 
@@ -45,13 +47,18 @@ def _pg_execute(connection: Connection, statement: str, params: dict[str, Any], 
     """
     name, prepare, execute = _PREPARED[statement]
     params = {k: _array_literal(v) if isinstance(v, list) and k not in _BINARY_ARRAYS else v for k, v in params.items()}
-    prepared: set[str] = connection.connection.info.setdefault("fhir_prepared", set())
     cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
-        if name not in prepared:
-            cursor.execute(prepare)
-            prepared.add(name)
-        cursor.execute(execute, params)
+        if connection.dialect.driver == "psycopg":
+            # psycopg 3 binds parameters on the server, where EXECUTE cannot type them;
+            # its own protocol-level prepare caches the statement per connection instead.
+            cursor.execute(statement, params, prepare=True)
+        else:
+            prepared: set[str] = connection.connection.info.setdefault("fhir_prepared", set())
+            if name not in prepared:
+                cursor.execute(prepare)
+                prepared.add(name)
+            cursor.execute(execute, params)
         if rows:
             return cursor.fetchall()
         row = cursor.fetchone()
@@ -101,16 +108,22 @@ _HISTORY = (
     "h AS (INSERT INTO resource_history (resource_pk, resource_type, fhir_id, version_id, last_updated, method, content) "
     "SELECT pk, resource_type, fhir_id, version_id, last_updated, :method, content FROM w)"
 )
-_PG_INSERT_NEW = _prepare("fhir_insert_new", _pg_sql(
-    "WITH w AS (INSERT INTO resource (resource_type, fhir_id, version_id, last_updated, deleted, content) "
-    "VALUES (:resource_type, :fhir_id, :version_id, :last_updated, :deleted, :content) "
-    f"ON CONFLICT DO NOTHING {_RETURNING}), {_HISTORY}, {pg_index_ctes('w', old_rows=None)} SELECT pk FROM w"
-))
-_PG_WRITE_VERSION = _prepare("fhir_write_version", _pg_sql(
-    "WITH w AS (UPDATE resource SET version_id = :version_id, last_updated = :last_updated, deleted = :deleted, "
-    f"content = :content WHERE pk = :row_pk {_RETURNING}), {_HISTORY}, {pg_index_ctes('w', old_rows=_OLD_ROWS_OF_W)} "
-    "SELECT pk FROM w"
-))
+_PG_INSERT_NEW = _prepare(
+    "fhir_insert_new",
+    _pg_sql(
+        "WITH w AS (INSERT INTO resource (resource_type, fhir_id, version_id, last_updated, deleted, content) "
+        "VALUES (:resource_type, :fhir_id, :version_id, :last_updated, :deleted, :content) "
+        f"ON CONFLICT DO NOTHING {_RETURNING}), {_HISTORY}, {pg_index_ctes('w', old_rows=None)} SELECT pk FROM w"
+    ),
+)
+_PG_WRITE_VERSION = _prepare(
+    "fhir_write_version",
+    _pg_sql(
+        "WITH w AS (UPDATE resource SET version_id = :version_id, last_updated = :last_updated, deleted = :deleted, "
+        f"content = :content WHERE pk = :row_pk {_RETURNING}), {_HISTORY}, {pg_index_ctes('w', old_rows=_OLD_ROWS_OF_W)} "
+        "SELECT pk FROM w"
+    ),
+)
 _SQLITE_INSERT_NEW = sqlite.insert(resource).values(_ROW_VALUES).on_conflict_do_nothing().returning(resource.c.pk)
 _UPDATE_ROW = update(resource).where(resource.c.pk == bindparam("row_pk")).values(_ROW_VALUES)
 _INSERT_HISTORY = insert(history)
@@ -180,10 +193,13 @@ def write_version(
     write_index(connection, row_pk, resource_type, index)
 
 
-_PG_REPLACE_INDEX = _prepare("fhir_replace_index", _pg_sql(
-    "WITH w AS (SELECT pk, resource_type, 1 AS ord FROM resource WHERE pk = :row_pk), "
-    f"{pg_index_ctes('w', old_rows=_OLD_ROWS_OF_W)} SELECT pk FROM w"
-))
+_PG_REPLACE_INDEX = _prepare(
+    "fhir_replace_index",
+    _pg_sql(
+        "WITH w AS (SELECT pk, resource_type, 1 AS ord FROM resource WHERE pk = :row_pk), "
+        f"{pg_index_ctes('w', old_rows=_OLD_ROWS_OF_W)} SELECT pk FROM w"
+    ),
+)
 
 
 def replace_index(connection: Connection, row_pk: int, resource_type: str, index: list[IndexValue]) -> None:
@@ -197,11 +213,14 @@ def replace_index(connection: Connection, row_pk: int, resource_type: str, index
 
 # -- many resources per statement ----------------------------------------------------
 
-_PG_LOCK_MANY = _prepare("fhir_lock_many", _pg_sql(
-    "SELECT r.pk, r.resource_type, r.fhir_id, r.version_id, r.deleted, r.content, r.last_updated "
-    "FROM resource AS r JOIN unnest(CAST(:types AS text[]), CAST(:ids AS text[])) AS k(resource_type, fhir_id) "
-    "ON r.resource_type = k.resource_type AND r.fhir_id = k.fhir_id ORDER BY r.pk FOR UPDATE OF r"
-))
+_PG_LOCK_MANY = _prepare(
+    "fhir_lock_many",
+    _pg_sql(
+        "SELECT r.pk, r.resource_type, r.fhir_id, r.version_id, r.deleted, r.content, r.last_updated "
+        "FROM resource AS r JOIN unnest(CAST(:types AS text[]), CAST(:ids AS text[])) AS k(resource_type, fhir_id) "
+        "ON r.resource_type = k.resource_type AND r.fhir_id = k.fhir_id ORDER BY r.pk FOR UPDATE OF r"
+    ),
+)
 
 
 _LOCK_CURRENT_WITH_TIME = LOCK_CURRENT.add_columns(resource.c.last_updated)
@@ -218,7 +237,9 @@ def lock_many(connection: Connection, keys: list[tuple[str, str]]) -> dict[tuple
         return {(row[1], row[2]): (row[0], row[3], row[4], row[5], row[6]) for row in found}
     current = {}
     for resource_type, fhir_id in keys:
-        row = connection.execute(_LOCK_CURRENT_WITH_TIME, {"resource_type": resource_type, "fhir_id": fhir_id}).one_or_none()
+        row = connection.execute(
+            _LOCK_CURRENT_WITH_TIME, {"resource_type": resource_type, "fhir_id": fhir_id}
+        ).one_or_none()
         if row is not None:
             current[(resource_type, fhir_id)] = tuple(row)
     return current
@@ -262,7 +283,9 @@ class VersionRow(NamedTuple):
     method: str
 
 
-def write_many(connection: Connection, rows: list[VersionRow], now: datetime, indexes: list[list[IndexValue]]) -> set[int]:
+def write_many(
+    connection: Connection, rows: list[VersionRow], now: datetime, indexes: list[list[IndexValue]]
+) -> set[int]:
     """Write many resource versions, their history and index rows in one round trip on PostgreSQL.
 
     :param rows: the versions; each (type, id) at most once.
@@ -287,7 +310,9 @@ def write_many(connection: Connection, rows: list[VersionRow], now: datetime, in
         written = _pg_execute(connection, _PG_WRITE_MANY if replaced else _PG_CREATE_MANY, params)
         return {int(o) - 1 for o in written or ()}
     done = set()
-    for position, ((row_pk, resource_type, fhir_id, version, content, method), index) in enumerate(zip(rows, indexes, strict=True)):
+    for position, ((row_pk, resource_type, fhir_id, version, content, method), index) in enumerate(
+        zip(rows, indexes, strict=True)
+    ):
         if row_pk is None:
             if insert_new(connection, resource_type, fhir_id, now, content, method, index) is None:
                 continue

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl
 
@@ -71,10 +71,15 @@ def process_bundle(repo: SqlRepository, bundle: Any, options: BundleOptions) -> 
     :raises EntryFailed: when an entry of a transaction fails; nothing must then be committed.
     """
     if not isinstance(bundle, dict) or bundle.get("resourceType") != "Bundle":
-        raise BadRequest("The request body must be a Bundle of type `batch` or `transaction`.", expression="resourceType")
+        raise BadRequest(
+            "The request body must be a Bundle of type `batch` or `transaction`.", expression="resourceType"
+        )
     kind = bundle.get("type")
     if kind not in ("batch", "transaction"):
-        raise BadRequest(f"The Bundle's type is `{kind}`; only `batch` and `transaction` Bundles can be processed.", expression="Bundle.type")
+        raise BadRequest(
+            f"The Bundle's type is `{kind}`; only `batch` and `transaction` Bundles can be processed.",
+            expression="Bundle.type",
+        )
     raw_entries = bundle.get("entry") or []
     if not isinstance(raw_entries, list):
         raise BadRequest("The Bundle's `entry` must be a list.", expression="Bundle.entry")
@@ -85,7 +90,7 @@ def process_bundle(repo: SqlRepository, bundle: Any, options: BundleOptions) -> 
     return {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
-        "meta": {"lastUpdated": format_instant(datetime.now(timezone.utc))},
+        "meta": {"lastUpdated": format_instant(datetime.now(UTC))},
         "type": f"{kind}-response",
         "entry": responses,
     }
@@ -106,7 +111,9 @@ def _transaction(repo: SqlRepository, raw_entries: list[Any], options: BundleOpt
             _guarded(entry, _link, repo, entry, targets, searches, options)
     # Deletes first, then every create and update in one batch, then the rest (PATCH, GET), in processing order.
     writes = [entry for entry in ordered if batchable(entry)]
-    results = {entry.index: _guarded(entry, execute, repo, entry, options) for entry in ordered if entry.method == "DELETE"}
+    results = {
+        entry.index: _guarded(entry, execute, repo, entry, options) for entry in ordered if entry.method == "DELETE"
+    }
     results.update(execute_writes(repo, writes, options) if writes else {})
     for entry in ordered:
         if entry.index not in results:
@@ -150,7 +157,9 @@ def _resolve_target(repo: SqlRepository, entry: Entry, options: BundleOptions) -
         if if_none_exist:
             entry.found = find_matches(repo, kind, criteria_pairs(if_none_exist, "ifNoneExist"), base)
             if len(entry.found) > 1:
-                raise PreconditionFailed(f"The ifNoneExist criteria `{if_none_exist}` match more than one `{kind}`; nothing was created.")
+                raise PreconditionFailed(
+                    f"The ifNoneExist criteria `{if_none_exist}` match more than one `{kind}`; nothing was created."
+                )
             if entry.found:
                 entry.target_id, entry.matched = entry.found[0].id, True
                 return
@@ -160,9 +169,17 @@ def _resolve_target(repo: SqlRepository, entry: Entry, options: BundleOptions) -
     elif not entry.conditional:
         entry.target_id = entry.resource_id
     elif entry.method == "DELETE":
-        entry.found = find_matches(repo, kind, criteria_pairs(entry.query, "conditional delete"), base, limit=options.conditional_delete_max + 1)
+        entry.found = find_matches(
+            repo,
+            kind,
+            criteria_pairs(entry.query, "conditional delete"),
+            base,
+            limit=options.conditional_delete_max + 1,
+        )
         if len(entry.found) > options.conditional_delete_max:
-            raise PreconditionFailed(f"The conditional delete criteria `{entry.url}` match more than {options.conditional_delete_max} resource(s); nothing was deleted.")
+            raise PreconditionFailed(
+                f"The conditional delete criteria `{entry.url}` match more than {options.conditional_delete_max} resource(s); nothing was deleted."
+            )
     elif entry.method == "PUT":
         body_id = (entry.resource or {}).get("id")
         pairs = criteria_pairs(entry.query, "conditional update")
@@ -170,7 +187,9 @@ def _resolve_target(repo: SqlRepository, entry: Entry, options: BundleOptions) -
     else:
         matches = find_matches(repo, kind, criteria_pairs(entry.query, "conditional patch"), base)
         if len(matches) != 1:
-            raise PreconditionFailed(f"The conditional patch criteria `{entry.url}` match {len(matches)} resources, not exactly one.")
+            raise PreconditionFailed(
+                f"The conditional patch criteria `{entry.url}` match {len(matches)} resources, not exactly one."
+            )
         entry.target_id = matches[0].id
 
 
@@ -198,7 +217,13 @@ def _conditional_urls(entries: list[Entry]) -> dict[tuple[str, tuple[tuple[str, 
     """The searches that name an entry of this Bundle: its ifNoneExist or conditional-update URL."""
     urls = {}
     for entry in entries:
-        query = entry.request.get("ifNoneExist") if entry.method == "POST" else entry.query if entry.method == "PUT" and entry.conditional else None
+        query = (
+            entry.request.get("ifNoneExist")
+            if entry.method == "POST"
+            else entry.query
+            if entry.method == "PUT" and entry.conditional
+            else None
+        )
         if query and entry.target_id:
             urls[_search_key(entry.resource_type, query)] = f"{entry.resource_type}/{entry.target_id}"
     return urls
@@ -215,10 +240,14 @@ def _link(
         if named is not None:
             resolved[reference] = named
             continue
-        matches = find_matches(repo, resource_type, criteria_pairs(query, f"conditional reference `{reference}`"), options.base_url)
+        matches = find_matches(
+            repo, resource_type, criteria_pairs(query, f"conditional reference `{reference}`"), options.base_url
+        )
         if not matches:
             raise BadRequest(f"The conditional reference `{reference}` matches no resource; it must match exactly one.")
         if len(matches) > 1:
-            raise PreconditionFailed(f"The conditional reference `{reference}` matches more than one resource; it must match exactly one.")
+            raise PreconditionFailed(
+                f"The conditional reference `{reference}` matches more than one resource; it must match exactly one."
+            )
         resolved[reference] = matches[0].reference
     entry.resource = rewrite_references(entry.resource, resolved)

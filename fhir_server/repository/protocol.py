@@ -8,7 +8,7 @@ the session (see :func:`fhir_server.db.unit_of_work`).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from conformance.issues import ValidationIssue
@@ -16,7 +16,7 @@ from conformance.issues import ValidationIssue
 
 def format_instant(moment: datetime) -> str:
     """Render a timestamp as a FHIR ``instant`` in UTC."""
-    return moment.astimezone(timezone.utc).isoformat(timespec="microseconds")
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +69,9 @@ class FhirRepository(Protocol):
         """Validate without storing (http://hl7.org/fhir/R4/resource-operation-validate.html)."""
         ...
 
-    def create(self, resource: dict[str, Any], *, method: str = "POST", resource_id: str | None = None) -> StoredResource:
+    def create(
+        self, resource: dict[str, Any], *, method: str = "POST", resource_id: str | None = None
+    ) -> StoredResource:
         """Create with a server-assigned id (http://hl7.org/fhir/R4/http.html#create)."""
         ...
 
@@ -100,9 +102,7 @@ class FhirRepository(Protocol):
         """Update, or create with the client's id (http://hl7.org/fhir/R4/http.html#update)."""
         ...
 
-    def delete(
-        self, resource_type: str, resource_id: str, *, if_match: int | None = None
-    ) -> StoredResource | None:
+    def delete(self, resource_type: str, resource_id: str, *, if_match: int | None = None) -> StoredResource | None:
         """Delete (http://hl7.org/fhir/R4/http.html#delete); ``None`` if nothing to delete."""
         ...
 

@@ -8,7 +8,7 @@ stored bytes untouched, so no pydantic model is ever built on the way out.
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Row, select
@@ -16,6 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from conformance.issues import ValidationIssue
+from conformance.search_parameters import SearchRegistry
 from conformance.validation import validate_resource
 from fhir_server.db import begin_write
 from fhir_server.errors import (
@@ -26,24 +27,24 @@ from fhir_server.errors import (
     NotFound,
     PreconditionFailed,
 )
+from fhir_server.repository import _statements as sql
+from fhir_server.repository._batch_write import PendingWrite, write_batch
+from fhir_server.repository._rules import check_id, check_resource_type, same_content, stamp, utc
+from fhir_server.repository._search import SearchResult, run_search
 from fhir_server.repository.context import AccessPolicy, AllowAll, RequestContext
+from fhir_server.repository.hooks import record_write
 from fhir_server.repository.protocol import (
     HistoryPage,
     StoredResource,
     WriteResult,
 )
-from conformance.search_parameters import SearchRegistry
-from fhir_server.repository import _statements as sql
-from fhir_server.repository._batch_write import PendingWrite, write_batch
-from fhir_server.repository._rules import check_id, check_resource_type, same_content, stamp, utc
-from fhir_server.repository._search import SearchResult, run_search
-from fhir_server.repository.hooks import record_write
 from fhir_server.repository.registry_sync import registry_for, search_parameter_issues
+from fhir_server.search.index_values import IndexValue
 from fhir_server.search.params._context import PlanContext
 from fhir_server.search.query import SearchQuery
-from fhir_server.search.index_values import IndexValue
 from fhir_server.search.sort_values import search_index_values
 from models import ResourceHistory, ResourceRow
+
 
 class SqlRepository:
     """FHIR repository on one SQLAlchemy session owned by the caller."""
@@ -67,7 +68,9 @@ class SqlRepository:
     def validate(self, resource: Any, *, resource_type: str | None = None) -> list[ValidationIssue]:
         """Every issue found in ``resource``; empty if it may be stored."""
         if not isinstance(resource, dict):
-            return [ValidationIssue("error", "structure", "The body must be a JSON object holding a FHIR resource.", None)]
+            return [
+                ValidationIssue("error", "structure", "The body must be a JSON object holding a FHIR resource.", None)
+            ]
         actual = resource.get("resourceType")
         if resource_type is not None and actual != resource_type:
             return [
@@ -166,9 +169,7 @@ class SqlRepository:
         stored = self._write_version(pk, resource_type, resource_id, version + 1, resource, method)
         return WriteResult(stored, False)
 
-    def delete(
-        self, resource_type: str, resource_id: str, *, if_match: int | None = None
-    ) -> StoredResource | None:
+    def delete(self, resource_type: str, resource_id: str, *, if_match: int | None = None) -> StoredResource | None:
         """Mark deleted and keep history; deleting what is absent or deleted changes nothing."""
         check_resource_type(resource_type)
         check_id(resource_id)
@@ -207,7 +208,7 @@ class SqlRepository:
     def _insert_new(
         self, resource_type: str, resource_id: str, resource: dict[str, Any], method: str
     ) -> StoredResource | None:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         stamped, content = stamp(resource, resource_id, 1, now)
         index = self.index_values(stamped)
         if sql.insert_new(self.session.connection(), resource_type, resource_id, now, content, method, index) is None:
@@ -224,11 +225,13 @@ class SqlRepository:
         resource: dict[str, Any] | None,
         method: str,
     ) -> StoredResource:
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         stamped, content = (None, None) if resource is None else stamp(resource, resource_id, version, now)
         index = [] if stamped is None else self.index_values(stamped)
         try:
-            sql.write_version(self.session.connection(), pk, resource_type, resource_id, version, now, content, method, index)
+            sql.write_version(
+                self.session.connection(), pk, resource_type, resource_id, version, now, content, method, index
+            )
         except IntegrityError as exc:
             raise Conflict(
                 f"A concurrent write already created version `{version}` of `{resource_type}/{resource_id}`; retry."
@@ -268,7 +271,9 @@ class SqlRepository:
             raise missing
         if row.content is None:
             raise Gone(f"Version `{version_id}` of `{resource_type}/{resource_id}` records its deletion.")
-        return StoredResource(resource_type, resource_id, int(version_id), utc(row.last_updated), row.content, row.method)
+        return StoredResource(
+            resource_type, resource_id, int(version_id), utc(row.last_updated), row.content, row.method
+        )
 
     def search(
         self,
@@ -289,9 +294,16 @@ class SqlRepository:
         for resource_type in types:
             check_resource_type(resource_type)
             self.access.check(self.context, "search", resource_type, None)
-        context = PlanContext(base_url=base_url, now=datetime.now(timezone.utc))
+        context = PlanContext(base_url=base_url, now=datetime.now(UTC))
         return run_search(
-            self.session, self.registry, context, types, query, page_size=page_size, strict=strict, compartment=compartment
+            self.session,
+            self.registry,
+            context,
+            types,
+            query,
+            page_size=page_size,
+            strict=strict,
+            compartment=compartment,
         )
 
     def history(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email.utils import format_datetime
 from typing import Any
 from urllib.parse import urlencode
@@ -48,7 +48,7 @@ def history_bundle(base: str, page: HistoryPage, self_url: str, next_url: str | 
     bundle = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
-        "meta": {"lastUpdated": format_instant(datetime.now(timezone.utc))},
+        "meta": {"lastUpdated": format_instant(datetime.now(UTC))},
         "type": "history",
         "link": links,
         "entry": [history_entry(base, stored) for stored in page.entries],
@@ -91,7 +91,7 @@ def searchset_bundle(
     bundle: dict[str, Any] = {
         "resourceType": "Bundle",
         "id": str(uuid.uuid4()),
-        "meta": {"lastUpdated": format_instant(datetime.now(timezone.utc))},
+        "meta": {"lastUpdated": format_instant(datetime.now(UTC))},
         "type": "searchset",
     }
     if total is not None:

@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 from flask import Response, request
 
+from conformance.issues import ValidationIssue
 from fhir_server.errors import BadRequest, InvalidResource, PayloadTooLarge, operation_outcome
 from fhir_server.repository import StoredResource
 from fhir_server.rest.negotiation import (
@@ -24,7 +25,6 @@ from fhir_server.rest.negotiation import (
 )
 from fhir_server.rest.request_scope import server_state
 from fhir_server.rest.subsetting import check_summary, parse_elements, subset
-from conformance.issues import ValidationIssue
 
 
 def base_url() -> str:
@@ -99,7 +99,9 @@ def read_resource_body() -> dict[str, Any]:
     """
     limit = server_state().settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The request body has {request.content_length} bytes; this server accepts at most {limit}.")
+        raise PayloadTooLarge(
+            f"The request body has {request.content_length} bytes; this server accepts at most {limit}."
+        )
     check_request_media_type(request.headers.get("Content-Type"))
     raw = request.get_data(cache=False)
     if not raw.strip():
@@ -110,7 +112,9 @@ def read_resource_body() -> dict[str, Any]:
         issue = ValidationIssue("error", "structure", f"The request body is not valid JSON: {exc}.", None)
         raise InvalidResource([issue]) from exc
     if not isinstance(body, dict):
-        issue = ValidationIssue("error", "structure", "The request body must be a JSON object holding a FHIR resource.", None)
+        issue = ValidationIssue(
+            "error", "structure", "The request body must be a JSON object holding a FHIR resource.", None
+        )
         raise InvalidResource([issue])
     return body
 

@@ -6,8 +6,8 @@ JSON is the only format served; XML requests get a precise 406/415.
 
 from __future__ import annotations
 
-from email.utils import parsedate_to_datetime
 from datetime import datetime
+from email.utils import parsedate_to_datetime
 
 from fhir_server.errors import BadRequest, NotAcceptable, UnsupportedMediaType
 
@@ -42,7 +42,9 @@ def response_media_type(format_param: str | None, accept: str | None) -> str:
     if format_param:
         chosen = _FORMAT_ALIASES.get(_media_type(format_param)[0])
         if chosen is None:
-            raise NotAcceptable(f"`_format={format_param}` is not supported; this server returns JSON only (`_format=json`).")
+            raise NotAcceptable(
+                f"`_format={format_param}` is not supported; this server returns JSON only (`_format=json`)."
+            )
         return chosen
     if not accept:
         return FHIR_JSON
@@ -51,7 +53,9 @@ def response_media_type(format_param: str | None, accept: str | None) -> str:
         if kind in _JSON_TYPES or kind in ("*/*", "application/*"):
             _check_fhir_version(params, item.strip())
             return PLAIN_JSON if kind in (PLAIN_JSON, "text/json") else FHIR_JSON
-    raise NotAcceptable(f"None of the media types in `Accept: {accept}` can be served; this server returns `{FHIR_JSON}`.")
+    raise NotAcceptable(
+        f"None of the media types in `Accept: {accept}` can be served; this server returns `{FHIR_JSON}`."
+    )
 
 
 def check_request_media_type(content_type: str | None, *, allowed: frozenset[str] = frozenset(_JSON_TYPES)) -> str:
@@ -79,7 +83,7 @@ def parse_etag_version(value: str, header: str) -> int:
         text = text[2:]
     text = text.strip('"')
     if not text.isdigit():
-        raise BadRequest(f"`{header}: {value}` is not an ETag of a version, such as `W/\"3\"`.")
+        raise BadRequest(f'`{header}: {value}` is not an ETag of a version, such as `W/"3"`.')
     return int(text)
 
 

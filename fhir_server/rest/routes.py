@@ -61,7 +61,13 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", "/<resource_type>", conditional.conditional_delete, "conditional-delete", "type"),
     Route("GET", "/Observation/$lastn", lastn.lastn, "$lastn", "type"),
     Route("GET", "/Patient/<resource_id>/$everything", everything.everything, "$everything", "instance"),
-    Route("POST", "/<resource_type>/<resource_id>/$risk-assessment", risk_assessment.risk_assessment, "$risk-assessment", "instance"),
+    Route(
+        "POST",
+        "/<resource_type>/<resource_id>/$risk-assessment",
+        risk_assessment.risk_assessment,
+        "$risk-assessment",
+        "instance",
+    ),
     Route("GET", "/<resource_type>/<resource_id>", read.read, "read", "instance"),
     Route("PUT", "/<resource_type>/<resource_id>", update.update, "update", "instance"),
     Route("DELETE", "/<resource_type>/<resource_id>", delete.delete, "delete", "instance"),
@@ -69,7 +75,13 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", "/<resource_type>/<resource_id>/_history", history.history, "history-instance", "instance"),
     Route("GET", "/<resource_type>/<resource_id>/_history/<version_id>", vread.vread, "vread", "instance"),
     Route("POST", "/<resource_type>/<resource_id>/$validate", validate.validate, "$validate", "instance"),
-    Route("GET", "/<compartment_type>/<compartment_id>/<resource_type>", search_type.search_compartment, "search-type", "type"),
+    Route(
+        "GET",
+        "/<compartment_type>/<compartment_id>/<resource_type>",
+        search_type.search_compartment,
+        "search-type",
+        "type",
+    ),
 )
 
 

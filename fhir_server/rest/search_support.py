@@ -38,7 +38,9 @@ def strict_handling() -> bool:
     return any(part.strip().replace(" ", "") == "handling=strict" for part in prefer.split(","))
 
 
-def run(types: list[str], path: str, pairs: list[tuple[str, str]], compartment: tuple[str, str] | None = None) -> Response:
+def run(
+    types: list[str], path: str, pairs: list[tuple[str, str]], compartment: tuple[str, str] | None = None
+) -> Response:
     """Search, and render the searchset Bundle with its paging links."""
     query = parse_query(pairs)
     check_summary(query.summary, allow_count=True)
@@ -49,7 +51,10 @@ def run(types: list[str], path: str, pairs: list[tuple[str, str]], compartment: 
     )
     outcome = None
     if result.ignored:
-        issues = [ValidationIssue("warning", "not-supported", f"Ignored `{name}`: {why}", None) for name, why in result.ignored]
+        issues = [
+            ValidationIssue("warning", "not-supported", f"Ignored `{name}`: {why}", None)
+            for name, why in result.ignored
+        ]
         outcome = operation_outcome(issues)
     links = _links(path, pairs, result, page_size)
     body = searchset_bundle(base_url(), result.matches, result.includes, links, result.total, _renderer(query), outcome)

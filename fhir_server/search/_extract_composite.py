@@ -97,7 +97,9 @@ class _Composite:
     #: (``value.as(Quantity)``...) is usually absent and then the code need not be converted.
     order: tuple[int, ...]
 
-    def combine(self, focus: Item, resource: dict[str, Any], rows_of: dict[_Component, Any], out: list[CompositeValue]) -> None:
+    def combine(
+        self, focus: Item, resource: dict[str, Any], rows_of: dict[_Component, Any], out: list[CompositeValue]
+    ) -> None:
         """Append every combination of this composite's component values on one element.
 
         :param rows_of: the rows of the components already evaluated on this element.
@@ -156,11 +158,18 @@ def _component(shape: ComponentShape) -> _Component:
     open_ends = ((columns["low"], MIN_INSTANT), (columns["high"], MAX_INSTANT)) if shape.type == "date" else ()
     required = (columns["system"], columns["code"]) if shape.type == "token" else ()
     return _Component(
-        compile_fhirpath(shape.expression), shape.type, _VALUE_CLASS[shape.type], tuple(columns.items()), open_ends, required
+        compile_fhirpath(shape.expression),
+        shape.type,
+        _VALUE_CLASS[shape.type],
+        tuple(columns.items()),
+        open_ends,
+        required,
     )
 
 
-def composite_plan(registry: SearchRegistry, resource_type: str, params: Mapping[str, SearchParam]) -> CompositePlan | None:
+def composite_plan(
+    registry: SearchRegistry, resource_type: str, params: Mapping[str, SearchParam]
+) -> CompositePlan | None:
     """Compile the composites among ``params`` (the parameters of ``resource_type``); ``None`` when there are none.
 
     Composites this server cannot index (:class:`UnsupportedComposite`) are left

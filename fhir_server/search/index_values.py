@@ -94,8 +94,6 @@ class UriValue:
     uri: str
 
 
-
-
 @dataclass(frozen=True, slots=True)
 class DateSortValue:
     """The span of all of a resource's values of one date parameter, one row per (resource, param).

@@ -159,4 +159,3 @@ def _untag(item: list[Any]) -> Any:
     if kind == "d":
         return Decimal(value)
     return value
-

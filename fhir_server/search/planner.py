@@ -48,7 +48,9 @@ class Planner:
     #: Runs a query in the search's session; lets chains resolve their targets up front.
     resolve: Callable[[Select[Any]], Sequence[Row[Any]]] | None = None
 
-    def where(self, res: FromClause, resource_type: str, criteria: list[Criterion], *, strict: bool) -> ColumnElement[bool]:
+    def where(
+        self, res: FromClause, resource_type: str, criteria: list[Criterion], *, strict: bool
+    ) -> ColumnElement[bool]:
         """All criteria AND'ed as a condition on the resource alias ``res``.
 
         :raises UnsupportedSearch: for an unknown or unsupported criterion when ``strict``.
@@ -106,7 +108,9 @@ class Planner:
     def _module(self, param: SearchParam) -> ModuleType:
         module = PARAM_MODULES.get(param.type)
         if module is None:
-            raise UnsupportedSearch(f"Search parameter `{param.code}` has type `{param.type}`, which is not supported yet.")
+            raise UnsupportedSearch(
+                f"Search parameter `{param.code}` has type `{param.type}`, which is not supported yet."
+            )
         return module
 
     @staticmethod
@@ -115,13 +119,17 @@ class Planner:
             table.c.resource_type == resource_type, table.c.param == code, or_(*conditions)
         )
 
-    def _missing(self, res: FromClause, resource_type: str, param: SearchParam, values: tuple[str, ...]) -> ColumnElement[bool]:
+    def _missing(
+        self, res: FromClause, resource_type: str, param: SearchParam, values: tuple[str, ...]
+    ) -> ColumnElement[bool]:
         if values not in (("true",), ("false",)):
             raise UnsupportedSearch(f"`{param.code}:missing` takes `true` or `false`.")
         if param.type == "composite":
             composite.condition_for(param, self.registry, resource_type)  # an unsupported shape has no rows to test
         table = self._module(param).TABLE.alias()
-        present = res.c.pk.in_(select(table.c.resource_pk).where(table.c.resource_type == resource_type, table.c.param == param.code))
+        present = res.c.pk.in_(
+            select(table.c.resource_pk).where(table.c.resource_type == resource_type, table.c.param == param.code)
+        )
         return not_(present) if values == ("true",) else present
 
     def _last_updated(self, res: FromClause, value: str) -> ColumnElement[bool]:
@@ -133,10 +141,14 @@ class Planner:
         link, rest = criterion.chain[0], replace(criterion, chain=criterion.chain[1:])
         param = self.param(resource_type, link.param)
         if param.type != "reference":
-            raise UnsupportedSearch(f"`{link.param}` is not a reference parameter of `{resource_type}`, so it cannot be chained.")
+            raise UnsupportedSearch(
+                f"`{link.param}` is not a reference parameter of `{resource_type}`, so it cannot be chained."
+            )
         targets = [link.target_type] if link.target_type else [t for t in param.target if self._defines(t, rest)]
         if not targets:
-            raise UnknownParameter(f"No target type of `{resource_type}.{link.param}` has search parameter `{rest.code}`.")
+            raise UnknownParameter(
+                f"No target type of `{resource_type}.{link.param}` has search parameter `{rest.code}`."
+            )
         ref = SpidxReference.__table__.alias()
         target = _resource.alias()
         conditions = {t: self.where(target, t, [rest], strict=True) for t in targets}
@@ -145,16 +157,24 @@ class Planner:
             if not resolved:
                 return false()
             by_id = [and_(ref.c.target_type == t, ref.c.target_id.in_(ids)) for t, ids in resolved.items()]
-            query = select(ref.c.resource_pk).where(ref.c.resource_type == resource_type, ref.c.param == param.code, or_(*by_id))
+            query = select(ref.c.resource_pk).where(
+                ref.c.resource_type == resource_type, ref.c.param == param.code, or_(*by_id)
+            )
             return res.c.pk.in_(query)
         per_type = [and_(ref.c.target_type == t, condition) for t, condition in conditions.items()]
-        joined = ref.join(target, and_(target.c.resource_type == ref.c.target_type, target.c.fhir_id == ref.c.target_id))
-        query = select(ref.c.resource_pk).select_from(joined).where(
-            ref.c.resource_type == resource_type, ref.c.param == param.code, or_(*per_type)
+        joined = ref.join(
+            target, and_(target.c.resource_type == ref.c.target_type, target.c.fhir_id == ref.c.target_id)
+        )
+        query = (
+            select(ref.c.resource_pk)
+            .select_from(joined)
+            .where(ref.c.resource_type == resource_type, ref.c.param == param.code, or_(*per_type))
         )
         return res.c.pk.in_(query)
 
-    def _resolved_targets(self, target: FromClause, conditions: dict[str, ColumnElement[bool]]) -> dict[str, list[str]] | None:
+    def _resolved_targets(
+        self, target: FromClause, conditions: dict[str, ColumnElement[bool]]
+    ) -> dict[str, list[str]] | None:
         """The ids of the chain's targets, by type, when there are at most :data:`MAX_RESOLVED_TARGETS`.
 
         PostgreSQL cannot see that rows of ``spidx_string`` for Patients point at

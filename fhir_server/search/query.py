@@ -14,7 +14,19 @@ from fhir_server.errors import BadRequest
 
 #: Result parameters (http://hl7.org/fhir/R4/search.html#return) handled outside the criteria.
 RESULT_PARAMETERS = frozenset(
-    {"_sort", "_count", "_include", "_revinclude", "_summary", "_total", "_elements", "_format", "_pretty", "_cursor", "_type"}
+    {
+        "_sort",
+        "_count",
+        "_include",
+        "_revinclude",
+        "_summary",
+        "_total",
+        "_elements",
+        "_format",
+        "_pretty",
+        "_cursor",
+        "_type",
+    }
 )
 _HAS = re.compile(r"_has:([A-Za-z]+):([A-Za-z0-9_\-]+):(.+)")
 
@@ -146,7 +158,9 @@ def parse_query(pairs: Iterable[tuple[str, str]]) -> SearchQuery:
     for name, value in pairs:
         base, _, modifier = name.partition(":")
         if base in ("_include", "_revinclude"):
-            query.includes.append(_include(value, reverse=base == "_revinclude", iterate=modifier in ("iterate", "recurse")))
+            query.includes.append(
+                _include(value, reverse=base == "_revinclude", iterate=modifier in ("iterate", "recurse"))
+            )
         elif name == "_sort":
             for key in filter(None, value.split(",")):
                 query.sort.append(SortKey(key.lstrip("-"), key.startswith("-")))

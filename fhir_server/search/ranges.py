@@ -8,12 +8,12 @@ from __future__ import annotations
 
 import re
 from calendar import monthrange
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal, InvalidOperation
 
 #: Stored in place of an open end, so range conditions stay plain index comparisons.
-MIN_INSTANT = datetime(1, 1, 1, tzinfo=timezone.utc)
-MAX_INSTANT = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+MIN_INSTANT = datetime(1, 1, 1, tzinfo=UTC)
+MAX_INSTANT = datetime(9999, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
 
 _DATE = re.compile(
     r"(?P<y>\d{4})(?:-(?P<m>\d{2})(?:-(?P<d>\d{2})"
@@ -33,19 +33,21 @@ def date_range(text: str) -> tuple[datetime, datetime] | None:
     try:
         year = int(g["y"])
         if g["m"] is None:
-            return datetime(year, 1, 1, tzinfo=timezone.utc), datetime(year, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc)
+            return datetime(year, 1, 1, tzinfo=UTC), datetime(
+                year, 12, 31, 23, 59, 59, 999999, tzinfo=UTC
+            )
         month = int(g["m"])
         if g["d"] is None:
             last = monthrange(year, month)[1]
             return (
-                datetime(year, month, 1, tzinfo=timezone.utc),
-                datetime(year, month, last, 23, 59, 59, 999999, tzinfo=timezone.utc),
+                datetime(year, month, 1, tzinfo=UTC),
+                datetime(year, month, last, 23, 59, 59, 999999, tzinfo=UTC),
             )
         day = int(g["d"])
         if g["H"] is None:
-            start = datetime(year, month, day, tzinfo=timezone.utc)
+            start = datetime(year, month, day, tzinfo=UTC)
             return start, start + timedelta(days=1, microseconds=-1)
-        zone = timezone.utc
+        zone = UTC
         if g["tz"] and g["tz"] != "Z":
             sign = 1 if g["tz"][0] == "+" else -1
             zone = timezone(sign * timedelta(hours=int(g["tz"][1:3]), minutes=int(g["tz"][4:6])))
@@ -59,7 +61,7 @@ def date_range(text: str) -> tuple[datetime, datetime] | None:
             digits = g["f"][:6]
             start = start.replace(second=int(g["S"]), microsecond=int(digits.ljust(6, "0")))
             step = timedelta(microseconds=10 ** (6 - len(digits)))
-        start = start.astimezone(timezone.utc)
+        start = start.astimezone(UTC)
         return start, start + step - timedelta(microseconds=1)
     except ValueError:
         return None

@@ -163,7 +163,10 @@ def sort_rows(
         return None
     own = [_span.c.resource_pk, _span.c.resource_type, _span.c.param, _span.c.low, _span.c.high, _span.c.span_seconds]
     if descending and b is not None:
-        walk_bounds: list[Any] = [("high", "<=", _shift(b, _SHORT_SPAN)), *([("high", ">=", a)] if a is not None else [])]
+        walk_bounds: list[Any] = [
+            ("high", "<=", _shift(b, _SHORT_SPAN)),
+            *([("high", ">=", a)] if a is not None else []),
+        ]
     elif not descending and a is not None:
         walk_bounds = [("low", ">=", _shift(a, -_SHORT_SPAN)), *([("low", "<=", b)] if b is not None else [])]
     else:
@@ -174,7 +177,10 @@ def sort_rows(
     enforced = tuple(c for c in criteria if _plannable(c, code))
     walk = [rows.c[column] <= bound if op == "<=" else rows.c[column] >= bound for column, op, bound in walk_bounds]
     exact = and_(
-        rows.c.part == 0, _exact(rows, True), *walk, _nearly_always(and_(*(_on_row(rows, c, context) for c in enforced)))
+        rows.c.part == 0,
+        _exact(rows, True),
+        *walk,
+        _nearly_always(and_(*(_on_row(rows, c, context) for c in enforced))),
     )
     per_value = [_on_values(rows, c, resource_type, context) for c in enforced]
     other = and_(rows.c.part == 1, _exact(rows, False), *_implied(rows, a, b), *per_value)

@@ -1,4 +1,4 @@
-"""Fixtures for the conformance tests: sample data from ``shared/`` beside the checkout."""
+"""Fixtures for the conformance tests: sample data from ``tests/data/``."""
 
 from __future__ import annotations
 
@@ -8,17 +8,14 @@ from typing import Any
 import orjson
 import pytest
 
-#: ``shared/`` sits beside the checkout, on developer machines and in CI alike.
-SHARED = Path(__file__).resolve().parents[3] / "shared"
+from testdata import r4_definitions_dir
+from testdata import synthea_files as synthea_files_in_repo
 
 
 @pytest.fixture(scope="session")
 def synthea_files() -> list[Path]:
     """Return the Synthea transaction Bundles, sorted by name; skip when there are none."""
-    files = sorted((SHARED / "synthea").glob("*.json"))
-    if not files:
-        pytest.skip(f"No Synthea sample in `{SHARED / 'synthea'}`.")
-    return files
+    return synthea_files_in_repo()
 
 
 @pytest.fixture(scope="session")
@@ -30,8 +27,5 @@ def synthea_bundle(synthea_files: list[Path]) -> dict[str, Any]:
 
 @pytest.fixture(scope="session")
 def fhir_r4_dir() -> Path:
-    """Return the official R4 definitions folder; skip when it is absent."""
-    path = SHARED / "fhir-r4"
-    if not path.is_dir():
-        pytest.skip(f"No FHIR R4 definitions in `{path}`.")
-    return path
+    """Return the official R4 definitions folder (a large, opt-in run); skip when it is not given."""
+    return r4_definitions_dir()

@@ -12,7 +12,8 @@ from sqlalchemy import create_engine, text
 
 from fhir_server.cli import main
 
-SYNTHEA = Path(__file__).resolve().parents[3] / "shared" / "synthea"
+from testdata import synthea_files
+
 URN = "urn:uuid:5b0f2a8e-4c1e-4c3a-9d55-0a5e8d1f6b21"
 
 
@@ -36,14 +37,18 @@ def bundle(kind: str, *entries: dict[str, Any]) -> bytes:
 
 def test_transaction_file_resolves_conditional_references(env: str, tmp_path: Path) -> None:
     org = {"resourceType": "Organization", "identifier": [{"system": "urn:org", "value": "o1"}], "name": "Clinic"}
-    (tmp_path / "orgs.json").write_bytes(bundle("transaction", {"resource": org, "request": {"method": "POST", "url": "Organization"}}))
+    (tmp_path / "orgs.json").write_bytes(
+        bundle("transaction", {"resource": org, "request": {"method": "POST", "url": "Organization"}})
+    )
     patient = {"resourceType": "Patient", "managingOrganization": {"reference": "Organization?identifier=urn:org|o1"}}
     obs = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": URN}}
-    (tmp_path / "patient.json").write_bytes(bundle(
-        "transaction",
-        {"fullUrl": URN, "resource": patient, "request": {"method": "POST", "url": "Patient"}},
-        {"resource": obs, "request": {"method": "POST", "url": "Observation"}},
-    ))
+    (tmp_path / "patient.json").write_bytes(
+        bundle(
+            "transaction",
+            {"fullUrl": URN, "resource": patient, "request": {"method": "POST", "url": "Patient"}},
+            {"resource": obs, "request": {"method": "POST", "url": "Observation"}},
+        )
+    )
     runner = CliRunner()
     assert runner.invoke(main, ["load", str(tmp_path / "orgs.json")]).exit_code == 0
     result = runner.invoke(main, ["load", str(tmp_path / "patient.json")])
@@ -58,10 +63,20 @@ def test_transaction_file_resolves_conditional_references(env: str, tmp_path: Pa
 
 def test_failed_transaction_file_stores_nothing_and_names_the_entry(env: str, tmp_path: Path) -> None:
     good = {"resourceType": "Patient"}
-    bad = {"resourceType": "Observation", "status": "final", "code": {"text": "x"}, "subject": {"reference": "Patient?identifier=none|0"}}
+    bad = {
+        "resourceType": "Observation",
+        "status": "final",
+        "code": {"text": "x"},
+        "subject": {"reference": "Patient?identifier=none|0"},
+    }
     path = tmp_path / "t.json"
-    path.write_bytes(bundle("transaction", {"resource": good, "request": {"method": "POST", "url": "Patient"}},
-                            {"resource": bad, "request": {"method": "POST", "url": "Observation"}}))
+    path.write_bytes(
+        bundle(
+            "transaction",
+            {"resource": good, "request": {"method": "POST", "url": "Patient"}},
+            {"resource": bad, "request": {"method": "POST", "url": "Observation"}},
+        )
+    )
     result = CliRunner().invoke(main, ["load", str(path)])
     assert result.exit_code == 1
     assert f"FAILED {path}: Bundle entry 1 (`POST Observation`) failed: The conditional reference" in result.output
@@ -71,8 +86,16 @@ def test_failed_transaction_file_stores_nothing_and_names_the_entry(env: str, tm
 
 def test_batch_file_keeps_the_good_entries(env: str, tmp_path: Path) -> None:
     path = tmp_path / "b.json"
-    path.write_bytes(bundle("batch", {"resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}},
-                            {"resource": {"resourceType": "Patient", "birthDate": "x"}, "request": {"method": "POST", "url": "Patient"}}))
+    path.write_bytes(
+        bundle(
+            "batch",
+            {"resource": {"resourceType": "Patient"}, "request": {"method": "POST", "url": "Patient"}},
+            {
+                "resource": {"resourceType": "Patient", "birthDate": "x"},
+                "request": {"method": "POST", "url": "Patient"},
+            },
+        )
+    )
     result = CliRunner().invoke(main, ["load", str(path)])
     assert result.exit_code == 1
     assert "Stored 1 resources" in result.output and f"FAILED {path} entry 1:" in result.output
@@ -88,7 +111,7 @@ def test_ndjson_is_batched_and_a_bad_line_is_isolated(env: str, tmp_path: Path) 
 
 
 def test_parallel_load_of_synthea_is_idempotent(env: str) -> None:
-    files = sorted(p for p in SYNTHEA.glob("*.json") if not p.name.startswith("practitioner"))[:3]
+    files = synthea_files()[:3]
     jobs = "1" if env.startswith("sqlite") else "2"
     first = CliRunner().invoke(main, ["load", "--jobs", jobs, *map(str, files)])
     assert first.exit_code == 0, first.output

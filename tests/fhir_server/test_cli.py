@@ -11,7 +11,7 @@ from sqlalchemy import create_engine, text
 
 from fhir_server.cli import main
 
-SYNTHEA = Path(__file__).resolve().parents[3] / "shared" / "synthea"
+from testdata import synthea_files
 
 
 @pytest.fixture
@@ -35,7 +35,7 @@ def test_db_upgrade_is_idempotent(env: str) -> None:
 
 
 def test_load_synthea_bundle_links_references(env: str, tmp_path: Path) -> None:
-    bundle_file = sorted(SYNTHEA.glob("*.json"))[0]
+    bundle_file = synthea_files()[0]
     result = CliRunner().invoke(main, ["load", str(bundle_file)])
     assert result.exit_code == 0, result.output
     entries = orjson.loads(bundle_file.read_bytes())["entry"]
@@ -73,7 +73,9 @@ def test_reindex_rebuilds_index_rows(env: str) -> None:
 
     runner = CliRunner()
     ndjson = b'{"resourceType":"Patient","id":"r1","name":[{"family":"Reindexed"}]}\n'
-    path = Path(env.split("///")[-1]).parent / "r.ndjson" if env.startswith("sqlite") else Path("/tmp/reindex-test.ndjson")
+    path = (
+        Path(env.split("///")[-1]).parent / "r.ndjson" if env.startswith("sqlite") else Path("/tmp/reindex-test.ndjson")
+    )
     path.write_bytes(ndjson)
     assert runner.invoke(main, ["load", str(path)]).exit_code == 0
     indexed = _count(env, "SELECT count(*) FROM spidx_string WHERE normalized = 'reindexed'")
@@ -118,13 +120,24 @@ def test_reindex_indexes_stored_resources_for_a_loaded_search_parameter(env: str
 def test_reindex_rebuilds_composite_rows(env: str, tmp_path: Path) -> None:
     from fhir_server.db import make_engine
 
-    component = {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": 120}}
-    observation = {"resourceType": "Observation", "id": "bp", "status": "final", "code": {"text": "BP"}, "component": [component]}
+    component = {
+        "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]},
+        "valueQuantity": {"value": 120},
+    }
+    observation = {
+        "resourceType": "Observation",
+        "id": "bp",
+        "status": "final",
+        "code": {"text": "BP"},
+        "component": [component],
+    }
     path = tmp_path / "bp.ndjson"
     path.write_bytes(orjson.dumps(observation) + b"\n")
     runner = CliRunner()
     assert runner.invoke(main, ["load", str(path)]).exit_code == 0
-    query = "SELECT count(*) FROM spidx_composite WHERE param = 'component-code-value-quantity' AND token1_code = '8480-6'"
+    query = (
+        "SELECT count(*) FROM spidx_composite WHERE param = 'component-code-value-quantity' AND token1_code = '8480-6'"
+    )
     assert _count(env, query) == 1
     engine = make_engine(env)
     with engine.begin() as connection:

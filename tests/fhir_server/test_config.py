@@ -14,7 +14,9 @@ def test_defaults_use_embedded_sqlite() -> None:
 
 
 def test_environment_overrides_and_trailing_slash() -> None:
-    settings = load_settings(environ={"FHIR_SERVER_BASE_URL": "https://ehr.example.org/fhir/", "FHIR_SERVER_MAX_BODY_BYTES": "4096"})
+    settings = load_settings(
+        environ={"FHIR_SERVER_BASE_URL": "https://ehr.example.org/fhir/", "FHIR_SERVER_MAX_BODY_BYTES": "4096"}
+    )
     assert settings.base_url == "https://ehr.example.org/fhir"
     assert settings.max_body_bytes == 4096
 
@@ -45,7 +47,9 @@ def test_server_state_applies_the_r4b_setting_to_the_process(tmp_path: pytest.Te
 
     url = f"sqlite:///{tmp_path}/state.sqlite3"
     try:
-        state = ServerState.from_settings(load_settings(environ={"FHIR_SERVER_DATABASE_URL": url, "FHIR_SERVER_R4B_CROSSCHECK": "0"}))
+        state = ServerState.from_settings(
+            load_settings(environ={"FHIR_SERVER_DATABASE_URL": url, "FHIR_SERVER_R4B_CROSSCHECK": "0"})
+        )
         state.engine.dispose()
         assert validation._r4b_crosscheck is False
     finally:

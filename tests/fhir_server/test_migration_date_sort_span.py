@@ -9,10 +9,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from alembic import command
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, text
 
+from alembic import command
 from fhir_server import migrations
 from models.search import SEVERAL_VALUES
 
@@ -25,7 +25,9 @@ def _observation(oid: str, **effective: Any) -> dict[str, Any]:
 
 def _spans(engine: Engine) -> list[tuple[Any, ...]]:
     with engine.connect() as connection:
-        return [(pk, param, None if span is None else int(span)) for pk, param, span in connection.execute(text(_SPANS))]
+        return [
+            (pk, param, None if span is None else int(span)) for pk, param, span in connection.execute(text(_SPANS))
+        ]
 
 
 def test_upgrade_backfills_the_spans_the_write_path_writes(client: FlaskClient, engine: Engine) -> None:
@@ -38,8 +40,17 @@ def test_upgrade_backfills_the_spans_the_write_path_writes(client: FlaskClient, 
     ]
     for resource in resources:
         assert client.put(f"/fhir/Observation/{resource['id']}", json=resource).status_code == 201
-    activities = [{"detail": {"status": "scheduled", "scheduledPeriod": {"start": day}}} for day in ("2019-01-01", "2019-01-02")]
-    plan = {"resourceType": "CarePlan", "id": "two", "status": "active", "intent": "plan", "subject": {"reference": "Patient/p"}, "activity": activities}
+    activities = [
+        {"detail": {"status": "scheduled", "scheduledPeriod": {"start": day}}} for day in ("2019-01-01", "2019-01-02")
+    ]
+    plan = {
+        "resourceType": "CarePlan",
+        "id": "two",
+        "status": "active",
+        "intent": "plan",
+        "subject": {"reference": "Patient/p"},
+        "activity": activities,
+    }
     assert client.put("/fhir/CarePlan/two", json=plan).status_code == 201
     written = _spans(engine)
     assert [span for _, param, span in written if param == "date"] == [1, 86400, 60 * 86400, 251856000000, None, None]

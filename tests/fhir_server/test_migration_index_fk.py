@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from alembic import command
 from flask.testing import FlaskClient
 from sqlalchemy import Engine, inspect, text
 
+from alembic import command
 from fhir_server import migrations
 from models.search import INDEX_TABLES
 

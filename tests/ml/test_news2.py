@@ -46,23 +46,16 @@ NORMAL: dict[Parameter, Any] = {
 }
 
 
-def measure(
-    parameter: Parameter, value: Any, *, taken_at: datetime = RECENT
-) -> Measurement[Any]:
+def measure(parameter: Parameter, value: Any, *, taken_at: datetime = RECENT) -> Measurement[Any]:
     """Make a measurement with the test unit and a source id naming the parameter."""
-    return Measurement(
-        value, UNITS.get(parameter), taken_at, f"Observation/{parameter}"
-    )
+    return Measurement(value, UNITS.get(parameter), taken_at, f"Observation/{parameter}")
 
 
 def vitals(**overrides: Any) -> VitalSigns:
     """Make normal vital signs, with some values replaced (``None`` removes one)."""
     values = {parameter.value: value for parameter, value in NORMAL.items()}
     values.update(overrides)
-    fields = {
-        name: None if value is None else measure(Parameter(name), value)
-        for name, value in values.items()
-    }
+    fields = {name: None if value is None else measure(Parameter(name), value) for name, value in values.items()}
     return VitalSigns(**fields)
 
 
@@ -90,9 +83,7 @@ def score(scale_2: bool = False, **overrides: Any) -> News2Result:
     ],
 )
 def test_respiration_rate_bands(rate: int, expected: int) -> None:
-    assert (
-        score(respiration_rate=rate).sub_scores[Parameter.RESPIRATION_RATE] == expected
-    )
+    assert score(respiration_rate=rate).sub_scores[Parameter.RESPIRATION_RATE] == expected
 
 
 @pytest.mark.parametrize(
@@ -100,9 +91,7 @@ def test_respiration_rate_bands(rate: int, expected: int) -> None:
     [(70, 3), (91, 3), (92, 2), (93, 2), (94, 1), (95, 1), (96, 0), (100, 0)],
 )
 @pytest.mark.parametrize("oxygen", [False, True])
-def test_spo2_scale_1_bands_ignore_oxygen(
-    spo2: int, expected: int, oxygen: bool
-) -> None:
+def test_spo2_scale_1_bands_ignore_oxygen(spo2: int, expected: int, oxygen: bool) -> None:
     result = score(spo2=spo2, supplemental_oxygen=oxygen)
     assert result.sub_scores[Parameter.SPO2] == expected
 
@@ -127,29 +116,14 @@ def test_spo2_scale_1_bands_ignore_oxygen(
         (100, 0, 3),
     ],
 )
-def test_spo2_scale_2_bands_on_air_and_oxygen(
-    spo2: int, on_air: int, on_oxygen: int
-) -> None:
-    assert (
-        score(scale_2=True, spo2=spo2, supplemental_oxygen=False).sub_scores[
-            Parameter.SPO2
-        ]
-        == on_air
-    )
-    assert (
-        score(scale_2=True, spo2=spo2, supplemental_oxygen=True).sub_scores[
-            Parameter.SPO2
-        ]
-        == on_oxygen
-    )
+def test_spo2_scale_2_bands_on_air_and_oxygen(spo2: int, on_air: int, on_oxygen: int) -> None:
+    assert score(scale_2=True, spo2=spo2, supplemental_oxygen=False).sub_scores[Parameter.SPO2] == on_air
+    assert score(scale_2=True, spo2=spo2, supplemental_oxygen=True).sub_scores[Parameter.SPO2] == on_oxygen
 
 
 @pytest.mark.parametrize(("oxygen", "expected"), [(False, 0), (True, 2)])
 def test_air_or_oxygen(oxygen: bool, expected: int) -> None:
-    assert (
-        score(supplemental_oxygen=oxygen).sub_scores[Parameter.SUPPLEMENTAL_OXYGEN]
-        == expected
-    )
+    assert score(supplemental_oxygen=oxygen).sub_scores[Parameter.SUPPLEMENTAL_OXYGEN] == expected
 
 
 @pytest.mark.parametrize(
@@ -248,9 +222,7 @@ def test_temperature_bands(celsius: float, expected: int) -> None:
         ({"temperature": Decimal("36.049")}, Parameter.TEMPERATURE, 1),
     ],
 )
-def test_values_between_bands_round_half_up(
-    overrides: dict[str, Any], parameter: Parameter, expected: int
-) -> None:
+def test_values_between_bands_round_half_up(overrides: dict[str, Any], parameter: Parameter, expected: int) -> None:
     assert score(**overrides).sub_scores[parameter] == expected
 
 
@@ -258,13 +230,9 @@ def test_values_between_bands_round_half_up(
     ("fahrenheit", "celsius", "expected"),
     [(100.4, "38.0", 0), (100.6, "38.1", 1), (95.0, "35.0", 3)],
 )
-def test_fahrenheit_is_converted_then_rounded(
-    fahrenheit: float, celsius: str, expected: int
-) -> None:
+def test_fahrenheit_is_converted_then_rounded(fahrenheit: float, celsius: str, expected: int) -> None:
     temperature = Measurement(fahrenheit, "[degF]", RECENT, "Observation/t")
-    result = score_news2(
-        dataclasses.replace(vitals(), temperature=temperature), as_of=AS_OF
-    )
+    result = score_news2(dataclasses.replace(vitals(), temperature=temperature), as_of=AS_OF)
     assert result.scored_values[Parameter.TEMPERATURE] == Decimal(celsius)
     assert result.sub_scores[Parameter.TEMPERATURE] == expected
 
@@ -327,9 +295,7 @@ def test_all_normal_scores_zero_and_low() -> None:
         ),
     ],
 )
-def test_aggregate_and_band(
-    overrides: dict[str, Any], aggregate: int, band: RiskBand, monitoring: str
-) -> None:
+def test_aggregate_and_band(overrides: dict[str, Any], aggregate: int, band: RiskBand, monitoring: str) -> None:
     result = score(**overrides)
     assert (result.aggregate, result.band) == (aggregate, band)
     assert result.response is not None
@@ -391,9 +357,7 @@ def test_response_text_per_band(overrides: dict[str, Any], words: list[str]) -> 
 
 def test_source_ids_list_every_input_used_once() -> None:
     shared = Measurement(True, None, RECENT, "Observation/spo2-panel")
-    result = score_news2(
-        dataclasses.replace(vitals(), supplemental_oxygen=shared), as_of=AS_OF
-    )
+    result = score_news2(dataclasses.replace(vitals(), supplemental_oxygen=shared), as_of=AS_OF)
     assert result.source_ids == (
         "Observation/respiration_rate",
         "Observation/spo2",
@@ -441,9 +405,7 @@ def test_one_missing_keeps_the_other_sub_scores() -> None:
 
 def test_stale_measurement_is_reported_not_scored() -> None:
     old = Measurement(16, "/min", AS_OF - timedelta(hours=25), "Observation/old-rr")
-    result = score_news2(
-        dataclasses.replace(vitals(), respiration_rate=old), as_of=AS_OF
-    )
+    result = score_news2(dataclasses.replace(vitals(), respiration_rate=old), as_of=AS_OF)
     assert_incomplete(result)
     assert result.stale == (Parameter.RESPIRATION_RATE,)
     assert result.missing == ()
@@ -458,9 +420,7 @@ def test_stale_measurement_is_reported_not_scored() -> None:
 
 def test_measurement_exactly_max_age_old_is_fresh() -> None:
     edge = Measurement(16, "/min", AS_OF - DEFAULT_MAX_AGE, "Observation/rr")
-    result = score_news2(
-        dataclasses.replace(vitals(), respiration_rate=edge), as_of=AS_OF
-    )
+    result = score_news2(dataclasses.replace(vitals(), respiration_rate=edge), as_of=AS_OF)
     assert result.is_complete
 
 
@@ -539,14 +499,10 @@ def test_naive_taken_at_is_invalid() -> None:
 def test_invalid_values_are_reported_with_their_source(
     field: str, measurement: Measurement[Any], fragment: str
 ) -> None:
-    result = score_news2(
-        dataclasses.replace(vitals(), **{field: measurement}), as_of=AS_OF
-    )
+    result = score_news2(dataclasses.replace(vitals(), **{field: measurement}), as_of=AS_OF)
     assert_incomplete(result)
     assert result.invalid == (Parameter(field),)
-    assert result.messages[0].startswith(
-        f"The `{field}` measurement `{measurement.source_id}` has "
-    )
+    assert result.messages[0].startswith(f"The `{field}` measurement `{measurement.source_id}` has ")
     assert fragment in result.messages[0]
 
 
@@ -559,9 +515,7 @@ def test_invalid_wins_over_stale() -> None:
 def test_message_without_source_id_still_names_the_parameter() -> None:
     anonymous = Measurement(70, "bpm", RECENT)
     result = score_news2(dataclasses.replace(vitals(), pulse=anonymous), as_of=AS_OF)
-    expected = (
-        "The `pulse` measurement has unit `bpm`; expected one of `/min`, `{beats}/min`."
-    )
+    expected = "The `pulse` measurement has unit `bpm`; expected one of `/min`, `{beats}/min`."
     assert result.messages == (expected,)
 
 
@@ -578,20 +532,14 @@ def test_scale_2_high_saturation_needs_oxygen_status(spo2: int) -> None:
     )
 
 
-@pytest.mark.parametrize(
-    ("scale_2", "spo2", "expected"), [(True, 90, 0), (True, 85, 2), (False, 97, 0)]
-)
-def test_spo2_without_oxygen_status_when_it_does_not_matter(
-    scale_2: bool, spo2: int, expected: int
-) -> None:
+@pytest.mark.parametrize(("scale_2", "spo2", "expected"), [(True, 90, 0), (True, 85, 2), (False, 97, 0)])
+def test_spo2_without_oxygen_status_when_it_does_not_matter(scale_2: bool, spo2: int, expected: int) -> None:
     result = score(scale_2=scale_2, spo2=spo2, supplemental_oxygen=None)
     assert result.sub_scores[Parameter.SPO2] == expected
 
 
 def test_naive_as_of_is_refused() -> None:
-    with pytest.raises(
-        ValueError, match=r"The scoring time `2024-03-01T12:00:00` has no time zone\."
-    ):
+    with pytest.raises(ValueError, match=r"The scoring time `2024-03-01T12:00:00` has no time zone\."):
         score_news2(vitals(), as_of=datetime(2024, 3, 1, 12, 0))
 
 
@@ -605,9 +553,7 @@ def test_non_positive_max_age_is_refused(max_age: timedelta) -> None:
 
 
 def test_vital_signs_fields_are_the_parameters() -> None:
-    assert [field.name for field in dataclasses.fields(VitalSigns)] == [
-        parameter.value for parameter in Parameter
-    ]
+    assert [field.name for field in dataclasses.fields(VitalSigns)] == [parameter.value for parameter in Parameter]
 
 
 def test_result_is_read_only() -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
@@ -19,15 +18,14 @@ from ml.physionet import (
 )
 from ml.physionet_codes import PARAMETER_SYSTEM, RECORD_ID_SYSTEM
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "physionet2012"
+from testdata import PHYSIONET_DIR
+
+DATA = PHYSIONET_DIR
 # An ordinary record, one with descriptors only, one with a pH of 735 and one
 # with a temperature of -17.8 (0 °F converted): all quirks of PhysioNet's copy.
 RECORDS = ["set-a/132539.txt", "set-a/140501.txt", "set-a/140525.txt", "set-a/132895.txt", "set-b/142731.txt"]
 
-needs_data = pytest.mark.skipif(not DATA.exists(), reason=f"PhysioNet 2012 data not found at {DATA}")
 
-
-@needs_data
 @pytest.mark.parametrize("name", RECORDS)
 def test_every_resource_of_a_real_record_is_valid_r4(name: str) -> None:
     resources = record_to_fhir(read_record(DATA / name), Outcome(1, True, 3))
@@ -38,7 +36,6 @@ def test_every_resource_of_a_real_record_is_valid_r4(name: str) -> None:
     assert all(len(i) <= 64 for i in ids)
 
 
-@needs_data
 def test_record_132539_maps_descriptors_and_measurements() -> None:
     record = read_record(DATA / "set-a/132539.txt")
     patient, encounter, *observations = record_to_fhir(record)
@@ -60,7 +57,6 @@ def test_record_132539_maps_descriptors_and_measurements() -> None:
     assert all(o["subject"] == {"reference": "Patient/physionet2012-132539"} for o in observations)
 
 
-@needs_data
 def test_descriptor_only_record_gives_only_its_age() -> None:
     resources = record_to_fhir(read_record(DATA / "set-a/140501.txt"))
     assert [r["resourceType"] for r in resources] == ["Patient", "Encounter", "Observation"]
@@ -113,7 +109,6 @@ def test_outcome_sets_disposition_and_date_of_death() -> None:
     assert encounter["period"] == {"start": "2020-05-01T08:30:00+00:00"}
 
 
-@needs_data
 def test_outcomes_file_parses() -> None:
     outcomes = parse_outcomes((DATA / "Outcomes-a.txt").read_text())
     assert len(outcomes) == 4000

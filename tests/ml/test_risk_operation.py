@@ -5,12 +5,13 @@ Imports TensorFlow (through the shipped model), like ``test_scoring.py``.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
+
+from testdata import PHYSIONET_DIR
 
 pytest.importorskip("tensorflow", reason="the ml extra (TensorFlow) is not installed")
 
@@ -22,10 +23,9 @@ from ml.physionet import read_record, record_to_fhir
 from ml.service import shared_model
 from ml.store import store_resources
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "physionet2012"
+DATA = PHYSIONET_DIR
 RECORD = DATA / "set-a" / "132551.txt"
 PID = "physionet2012-132551"
-needs_data = pytest.mark.skipif(not RECORD.exists(), reason=f"PhysioNet 2012 data not found at {DATA}")
 JSON = {"Content-Type": "application/fhir+json"}
 
 
@@ -38,7 +38,6 @@ def _by_id(bundle: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {e["resource"]["resourceType"] + "/" + e["resource"]["id"]: e["resource"] for e in bundle["entry"]}
 
 
-@needs_data
 def test_patient_operation_stores_and_returns_the_assessments(client: FlaskClient, engine: Engine) -> None:
     _import(engine)
     response = client.post(f"/fhir/Patient/{PID}/$risk-assessment")
@@ -63,7 +62,6 @@ def test_patient_operation_stores_and_returns_the_assessments(client: FlaskClien
     assert bundle["entry"][0]["fullUrl"].startswith("http://fhir.test/fhir/RiskAssessment/")
 
 
-@needs_data
 def test_encounter_operation_and_threshold_parameter(client: FlaskClient, engine: Engine) -> None:
     _import(engine)
     client.post(f"/fhir/Patient/{PID}/$risk-assessment")

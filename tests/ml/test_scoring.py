@@ -16,6 +16,8 @@ import pytest
 from click.testing import CliRunner
 from sqlalchemy import Engine
 
+from testdata import PHYSIONET_DIR
+
 pytest.importorskip("tensorflow", reason="the ml extra (TensorFlow) is not installed")
 
 from conformance.validation import validate_resource
@@ -27,9 +29,8 @@ from ml.physionet import read_record, record_to_fhir
 from ml.scoring import assess
 from ml.store import PatientRecord, repository
 
-DATA = Path(__file__).resolve().parents[3] / "shared" / "physionet2012"
+DATA = PHYSIONET_DIR
 RECORDS = ["132539", "132551", "140501"]
-needs_data = pytest.mark.skipif(not DATA.exists(), reason=f"PhysioNet 2012 data not found at {DATA}")
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +50,6 @@ def test_shipped_artifacts_are_small_and_describe_their_run(model: TrainedModel)
     assert model.metadata["command"].startswith("fhir-server ml train")
 
 
-@needs_data
 def test_model_scores_real_records_deterministically(model: TrainedModel) -> None:
     features = [features_for_file(DATA / "set-a" / f"{r}.txt") for r in RECORDS[:2]]
     first = model.predict(features)
@@ -58,7 +58,6 @@ def test_model_scores_real_records_deterministically(model: TrainedModel) -> Non
     assert first == pytest.approx([0.00484931, 0.67523913], abs=1e-6)
 
 
-@needs_data
 def test_assess_writes_valid_risk_assessments_with_basis(model: TrainedModel) -> None:
     record = _record("132551")
     score = assess(record, model, threshold=0.5)
@@ -120,7 +119,6 @@ def _read(engine: Engine, resource_type: str, resource_id: str) -> dict[str, Any
     return dict(orjson.loads(content or b"{}"))
 
 
-@needs_data
 def test_import_and_score_end_to_end(
     engine: Engine, database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

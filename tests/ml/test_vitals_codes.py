@@ -39,9 +39,7 @@ def test_every_parameter_has_a_code() -> None:
     ],
 )
 def test_loinc_codes(parameter: Parameter, code: str) -> None:
-    assert any(
-        vital.system == LOINC and vital.code == code for vital in codes_for(parameter)
-    )
+    assert any(vital.system == LOINC and vital.code == code for vital in codes_for(parameter))
 
 
 def test_systolic_is_also_read_from_the_bp_panel() -> None:
@@ -76,9 +74,7 @@ def test_answer_codes_are_unique() -> None:
     assert len(keys) == len(set(keys))
 
 
-@pytest.mark.parametrize(
-    ("fahrenheit", "celsius"), [("32", "0"), ("212", "100"), ("98.6", "37")]
-)
+@pytest.mark.parametrize(("fahrenheit", "celsius"), [("32", "0"), ("212", "100"), ("98.6", "37")])
 def test_fahrenheit_to_celsius(fahrenheit: str, celsius: str) -> None:
     assert fahrenheit_to_celsius(Decimal(fahrenheit)) == Decimal(celsius)
 
@@ -96,7 +92,5 @@ def test_fahrenheit_to_celsius(fahrenheit: str, celsius: str) -> None:
         ("3151-8", float("nan"), "L/min", None),
     ],
 )
-def test_indicates_supplemental_oxygen(
-    code: str, value: float, unit: str, expected: bool | None
-) -> None:
+def test_indicates_supplemental_oxygen(code: str, value: float, unit: str, expected: bool | None) -> None:
     assert indicates_supplemental_oxygen(code, value, unit) is expected

@@ -96,9 +96,7 @@ def identifier(raw: str, d: Delimiters, type_code: str | None = None) -> Json | 
     else:  # EI: EI.2-4 authority
         system = hd_system(*(split_value(raw, d, c) for c in (2, 3, 4)))
     if type_code:
-        result["type"] = {
-            "coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": type_code}]
-        }
+        result["type"] = {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": type_code}]}
     if system:
         result["system"] = system
     result["value"] = value

@@ -55,7 +55,14 @@ class _Report:
     def observation_id(self, obx: Segment) -> str:
         """A deterministic id; a counter keeps repeated OBX keys in one message apart."""
         if self.filler:
-            key = ("filler", self.filler.get("system", ""), self.filler["value"], self.obr.get(4), obx.get(3), obx.get(4))
+            key = (
+                "filler",
+                self.filler.get("system", ""),
+                self.filler["value"],
+                self.obr.get(4),
+                obx.get(3),
+                obx.get(4),
+            )
         else:
             key = ("OBR", str(self.obr.sequence), "OBX", obx.get(1), obx.get(3), obx.get(4))
         self._seen[key] = self._seen.get(key, 0) + 1

@@ -74,9 +74,7 @@ def map_patient(context: MessageContext, *, required_identifier: bool, replace: 
     if birth:
         value = fhir_date(birth)
         if value is None:
-            raise MappingError(
-                f"PID-7 birth date `{birth}` is not an HL7 date (YYYYMMDD).", "PID", pid.sequence, 7
-            )
+            raise MappingError(f"PID-7 birth date `{birth}` is not an HL7 date (YYYYMMDD).", "PID", pid.sequence, 7)
         patient["birthDate"] = value
     addresses = [a for a in (address(rep, d) for rep in pid.repetitions(11)) if a]
     if addresses:

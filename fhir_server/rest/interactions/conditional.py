@@ -37,7 +37,9 @@ def conditional_create(body: dict[str, Any], if_none_exist: str) -> Response:
     stored = result.stored
     if result.created:
         return write_response(stored, 201, f"Created `{stored.reference}` at version `{stored.version_id}`.")
-    return write_response(stored, 200, f"`{stored.reference}` matches If-None-Exist `{if_none_exist}`; nothing was created.")
+    return write_response(
+        stored, 200, f"`{stored.reference}` matches If-None-Exist `{if_none_exist}`; nothing was created."
+    )
 
 
 @transactional
@@ -45,9 +47,13 @@ def conditional_update(resource_type: str) -> Response:
     """``PUT [base]/[type]?criteria``: 200 updated, 201 created, 412 when several resources match."""
     check_type_path(resource_type)
     pairs = criteria_pairs(request.query_string.decode(), "conditional update")
-    result = update_match(repository(), resource_type, pairs, read_resource_body(), base_url(), if_match=if_match_version())
+    result = update_match(
+        repository(), resource_type, pairs, read_resource_body(), base_url(), if_match=if_match_version()
+    )
     stored, verb = result.stored, "Created" if result.created else "Updated"
-    return write_response(stored, 201 if result.created else 200, f"{verb} `{stored.reference}` at version `{stored.version_id}`.")
+    return write_response(
+        stored, 201 if result.created else 200, f"{verb} `{stored.reference}` at version `{stored.version_id}`."
+    )
 
 
 @transactional

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from fhir_server.operations.everything import EverythingRequest, everything as run_everything
+from fhir_server.operations.everything import EverythingRequest
+from fhir_server.operations.everything import everything as run_everything
 from fhir_server.repository import check_resource_type
 from fhir_server.rest.bundles import page_url, searchset_bundle
 from fhir_server.rest.http import base_url, json_response

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from flask import Response, request
 
-from fhir_server.operations.lastn import lastn as run_lastn, parse_max
+from fhir_server.operations.lastn import lastn as run_lastn
+from fhir_server.operations.lastn import parse_max
 from fhir_server.rest.bundles import page_url, searchset_bundle
 from fhir_server.rest.http import base_url, json_response
 from fhir_server.rest.request_scope import repository

@@ -30,7 +30,9 @@ def read_patch_body() -> tuple[Any, str]:
     """
     limit = server_state().settings.max_body_bytes
     if request.content_length is not None and request.content_length > limit:
-        raise PayloadTooLarge(f"The request body has {request.content_length} bytes; this server accepts at most {limit}.")
+        raise PayloadTooLarge(
+            f"The request body has {request.content_length} bytes; this server accepts at most {limit}."
+        )
     media_type = check_request_media_type(request.headers.get("Content-Type"), allowed=_PATCH_TYPES)
     try:
         return orjson.loads(request.get_data(cache=False)), media_type

@@ -18,4 +18,6 @@ def update(resource_type: str, resource_id: str) -> Response:
     result = repository().update(resource_type, resource_id, body, if_match=if_match_version())
     stored = result.stored
     verb = "Created" if result.created else "Updated"
-    return write_response(stored, 201 if result.created else 200, f"{verb} `{stored.reference}` at version `{stored.version_id}`.")
+    return write_response(
+        stored, 201 if result.created else 200, f"{verb} `{stored.reference}` at version `{stored.version_id}`."
+    )

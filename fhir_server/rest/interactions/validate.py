@@ -43,7 +43,14 @@ def validate(resource_type: str, resource_id: str | None = None) -> Response:
     resource, mode = parse_in_params(read_resource_body())
     issues = repository().validate(resource, resource_type=resource_type)
     if resource_id is not None and isinstance(resource, dict) and resource.get("id") not in (None, resource_id):
-        issues.append(ValidationIssue("error", "invalid", f"The resource's id `{resource.get('id')}` does not match `{resource_id}` in the URL.", "id"))
+        issues.append(
+            ValidationIssue(
+                "error",
+                "invalid",
+                f"The resource's id `{resource.get('id')}` does not match `{resource_id}` in the URL.",
+                "id",
+            )
+        )
     if mode == "update" and isinstance(resource, dict) and not resource.get("id"):
         issues.append(ValidationIssue("error", "required", "An update needs the resource's `id`.", "id"))
     if not issues:

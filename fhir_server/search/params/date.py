@@ -20,7 +20,9 @@ TABLE: Table = SpidxDate.__table__
 MODIFIERS: frozenset[str] = frozenset()
 
 
-def range_condition(low: object, high: object, prefix: str, sl: datetime, sh: datetime, context: PlanContext) -> ColumnElement[bool]:
+def range_condition(
+    low: object, high: object, prefix: str, sl: datetime, sh: datetime, context: PlanContext
+) -> ColumnElement[bool]:
     """The prefix rule for stored range ``[low, high]`` (columns) and search range ``[sl, sh]``."""
     # Stored ranges have low <= high, so "contained" implies low <= sh: the extra
     # bound on low (the leading index column) lets the index range scan stop early.
@@ -54,7 +56,9 @@ def parse(value: str) -> tuple[str, datetime, datetime]:
     prefix, text = split_prefix(value)
     bounds = date_range(text)
     if bounds is None:
-        raise UnsupportedSearch(f"`{value}` is not a date search value such as `ge2020-01-01` or `2020-03-04T10:00:00Z`.")
+        raise UnsupportedSearch(
+            f"`{value}` is not a date search value such as `ge2020-01-01` or `2020-03-04T10:00:00Z`."
+        )
     return prefix, bounds[0], bounds[1]
 
 

@@ -77,7 +77,9 @@ def test_storescu_sends_a_folder(
                 instance = build_instance(SOPInstanceUID=uid, InstanceNumber=str(number), SOPClassUID=CTImageStorage)
                 (folder / "nested" / f"{number}.dcm").write_bytes(instance)
         # +sd +r: scan the folder recursively; -R: propose only the SOP classes found.
-        result = _run("storescu", "-aet", "DCMTK", "-aec", "FHIRSRV", option, "-R", "+sd", "+r", host, str(port), str(folder))
+        result = _run(
+            "storescu", "-aet", "DCMTK", "-aec", "FHIRSRV", option, "-R", "+sd", "+r", host, str(port), str(folder)
+        )
         assert result.returncode == 0, result.stderr
     rows = dicom_env.instances()
     assert len(rows) == FILE_COUNT + 3

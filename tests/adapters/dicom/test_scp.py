@@ -7,10 +7,10 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+import pynetdicom._config
 import pytest
 from pydicom import dcmread
 from pydicom.dataset import Dataset
-import pynetdicom._config
 from pynetdicom import AE
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
@@ -177,6 +177,9 @@ def test_study_over_two_associations_yields_one_imaging_study(listener: Listener
     assert listener.background.wait_until_idle()
     [study] = listener.env.resources("ImagingStudy")
     assert (study["numberOfSeries"], study["numberOfInstances"]) == (2, 5)
-    assert [(s["uid"], s["numberOfInstances"]) for s in study["series"]] == [(f"{STUDY_UID}.1", 2), (f"{STUDY_UID}.2", 3)]
+    assert [(s["uid"], s["numberOfInstances"]) for s in study["series"]] == [
+        (f"{STUDY_UID}.1", 2),
+        (f"{STUDY_UID}.2", 3),
+    ]
     assert len(listener.env.resources("Patient")) == 1
     assert int(study["meta"]["versionId"]) >= 2

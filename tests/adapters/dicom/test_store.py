@@ -13,6 +13,7 @@ from adapters.dicom._codec import header_from_json
 from adapters.dicom.headers import read_instance_header
 from adapters.dicom.store import find_instances
 from fhir_server.db import unit_of_work
+
 from .samples import SOP_UID, STUDY_UID, build_instance, bundled
 
 if TYPE_CHECKING:

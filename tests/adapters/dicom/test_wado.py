@@ -23,7 +23,9 @@ if TYPE_CHECKING:
 
 
 @pytest.fixture
-def dicomweb(database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[FlaskClient, list[bytes]]]:
+def dicomweb(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[tuple[FlaskClient, list[bytes]]]:
     # The app factory mounts the DICOMweb blueprint, which reads the store directory then.
     monkeypatch.setenv("FHIR_SERVER_DICOM_STORE_DIR", str(tmp_path / "dicom"))
     app = create_app({"database_url": database_url})
@@ -40,7 +42,10 @@ def _parts(content_type: str, body: bytes) -> list[tuple[str, bytes]]:
         b"Content-Type: " + content_type.encode() + b"\r\n\r\n" + body
     )
     return [
-        (f"{part.get_content_type()}; transfer-syntax={part.get_param('transfer-syntax')}", part.get_payload(decode=True))
+        (
+            f"{part.get_content_type()}; transfer-syntax={part.get_param('transfer-syntax')}",
+            part.get_payload(decode=True),
+        )
         for part in message.iter_parts()
     ]
 
@@ -56,7 +61,9 @@ def test_retrieve_instance_returns_the_stored_bytes(dicomweb: tuple[FlaskClient,
     assert payload == sent[0]
 
 
-@pytest.mark.parametrize("path", [f"/dicomweb/studies/{STUDY_UID}", f"/dicomweb/studies/{STUDY_UID}/series/{SERIES_UID}"])
+@pytest.mark.parametrize(
+    "path", [f"/dicomweb/studies/{STUDY_UID}", f"/dicomweb/studies/{STUDY_UID}/series/{SERIES_UID}"]
+)
 def test_retrieve_study_and_series(dicomweb: tuple[FlaskClient, list[bytes]], path: str) -> None:
     client, sent = dicomweb
     response = client.get(path, headers={"Accept": 'multipart/related; type="application/dicom"; transfer-syntax=*'})
@@ -68,7 +75,10 @@ def test_unknown_instance_is_404_naming_it(dicomweb: tuple[FlaskClient, list[byt
     client, _ = dicomweb
     response = client.get(f"/dicomweb/studies/{STUDY_UID}/series/{SERIES_UID}/instances/1.2.3")
     assert response.status_code == 404
-    assert response.text == f"Instance `1.2.3` of series `{SERIES_UID}` of study `{STUDY_UID}` is not stored on this server.\n"
+    assert (
+        response.text
+        == f"Instance `1.2.3` of series `{SERIES_UID}` of study `{STUDY_UID}` is not stored on this server.\n"
+    )
 
 
 def test_unacceptable_media_type_is_406(dicomweb: tuple[FlaskClient, list[bytes]]) -> None:

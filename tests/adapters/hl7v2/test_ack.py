@@ -26,9 +26,7 @@ from adapters.hl7v2.header import MessageHeader, is_ack, parse_header
 Sample = Callable[[str], bytes]
 
 NOW = datetime(2024, 1, 2, 3, 4, 5, tzinfo=UTC)
-MISSING_ID = AckError(
-    ErrorCode.REQUIRED_FIELD_MISSING, "Patient identifier is missing.", ErrorLocation("PID", 1, 3)
-)
+MISSING_ID = AckError(ErrorCode.REQUIRED_FIELD_MISSING, "Patient identifier is missing.", ErrorLocation("PID", 1, 3))
 
 
 def segments(ack: bytes) -> list[list[str]]:
@@ -40,10 +38,7 @@ def segments(ack: bytes) -> list[list[str]]:
 
 def test_adt_a01_accept_exact_bytes(sample: Sample) -> None:
     ack = build_ack(sample("hapi-docs-example-ADT_A01.txt"), control_id="ACK1", now=NOW)
-    assert ack == (
-        b"MSH|^~\\&|system2|UHN|system1|W|20240102030405+0000||ACK^A01^ACK|ACK1|P|2.4\r"
-        b"MSA|AA|22139243\r"
-    )
+    assert ack == (b"MSH|^~\\&|system2|UHN|system1|W|20240102030405+0000||ACK^A01^ACK|ACK1|P|2.4\rMSA|AA|22139243\r")
 
 
 def test_oru_r01_v251_error_exact_bytes(sample: Sample) -> None:
@@ -63,9 +58,7 @@ def test_oru_r01_v251_error_exact_bytes(sample: Sample) -> None:
     ]
     assert msh[8:12] == ["ACK^R01^ACK", "A2", "T", "2.5.1"]
     assert msa == ["MSA", "AE", "20210408181556.d542f884-9598-eb11-aa9d-9b0caef93d5a"]
-    assert "|".join(err) == (
-        "ERR||PID^1^3|101^Required field missing^HL70357|E||||Patient identifier is missing."
-    )
+    assert "|".join(err) == ("ERR||PID^1^3|101^Required field missing^HL70357|E||||Patient identifier is missing.")
 
 
 def test_oru_r01_v24_uses_pre_2_5_err(sample: Sample) -> None:
@@ -93,9 +86,7 @@ def test_before_2_3_1_msh9_has_no_structure_component(sample: Sample) -> None:
 
 def test_several_errors_give_several_err_segments_from_2_5() -> None:
     raw = b"MSH|^~\\&|A|B|C|D|2024||ORU^R01^ORU_R01|9|P|2.5\r"
-    warning = AckError(
-        ErrorCode.TABLE_VALUE_NOT_FOUND, "", ErrorLocation("OBX", 2), Severity.WARNING
-    )
+    warning = AckError(ErrorCode.TABLE_VALUE_NOT_FOUND, "", ErrorLocation("OBX", 2), Severity.WARNING)
     ack = build_ack(raw, AckCode.AE, errors=[MISSING_ID, warning])
     assert [segment[0] for segment in segments(ack)] == ["MSH", "MSA", "ERR", "ERR"]
     assert "|".join(segments(ack)[3]) == "ERR||OBX^2|103^Table value not found^HL70357|W"
@@ -122,8 +113,7 @@ def test_latin1_ack_echoes_bytes_and_msh18() -> None:
     raw = "MSH|^~\\&|LABO|HÔPITAL|FHIR|SRV|2024||ORU^R01^ORU_R01|L1|P|2.5.1||||||8859/1\r"
     ack = build_ack(raw.encode("latin-1"), control_id="X", now=NOW)
     assert ack == (
-        "MSH|^~\\&|FHIR|SRV|LABO|HÔPITAL|20240102030405+0000||ACK^R01^ACK|X|P|2.5.1||||||8859/1\r"
-        "MSA|AA|L1\r"
+        "MSH|^~\\&|FHIR|SRV|LABO|HÔPITAL|20240102030405+0000||ACK^R01^ACK|X|P|2.5.1||||||8859/1\rMSA|AA|L1\r"
     ).encode("latin-1")
 
 

@@ -148,4 +148,3 @@ def rows_of(factory: sessionmaker[Session], n: int) -> list[str]:
     [row] = [r for r in rows(factory) if r.control_id == f"C{n:04d}"]
     assert row.status == "done" and row.resources
     return row.resources.split("\n")
-

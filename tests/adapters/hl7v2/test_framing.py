@@ -131,9 +131,7 @@ def test_oversize_frame_is_reported_once_and_decoder_resyncs() -> None:
 def test_oversize_frame_split_across_reads_then_next_frame() -> None:
     big = b"MSH|^~\\&|A\r" + b"x" * 100
     decoder = MllpDecoder(max_size=50)
-    events = feed_all(
-        decoder, b"\x0b" + big[:30], big[30:80], big[80:] + b"\x1c\r", encode_frame(SECOND[:40])
-    )
+    events = feed_all(decoder, b"\x0b" + big[:30], big[30:80], big[80:] + b"\x1c\r", encode_frame(SECOND[:40]))
     assert len(events) == 2
     oversize = events[0]
     assert isinstance(oversize, OversizeFrame)

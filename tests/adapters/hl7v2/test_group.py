@@ -23,7 +23,9 @@ def _with_control_id(message: bytes, control_id: str) -> bytes:
 
 
 def _item(message: bytes) -> _Item:
-    return _Item(parse_header(message), message, "test-peer", lambda pk: b"conflict", hashlib.sha256(message).hexdigest())
+    return _Item(
+        parse_header(message), message, "test-peer", lambda pk: b"conflict", hashlib.sha256(message).hexdigest()
+    )
 
 
 def _count(factory: sessionmaker[Session], query: object) -> int:

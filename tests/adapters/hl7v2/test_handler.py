@@ -40,9 +40,7 @@ def test_stores_and_accepts(sample: Sample, stored: Stored) -> None:
 
 def test_rejection_becomes_application_error(sample: Sample) -> None:
     def store(header: MessageHeader, text: str, peer: str) -> None:
-        raise MessageRejected(
-            AckError(ErrorCode.UNSUPPORTED_EVENT_CODE, "No A01 here.", ErrorLocation("MSH", 1, 9))
-        )
+        raise MessageRejected(AckError(ErrorCode.UNSUPPORTED_EVENT_CODE, "No A01 here.", ErrorLocation("MSH", 1, 9)))
 
     ack = acknowledging_handler(store)(sample("hapi-docs-example-ADT_A01.txt"), "peer")
     assert msa(ack) == ["MSA", "AE", "22139243", "No A01 here."]
@@ -54,8 +52,7 @@ def test_unknown_character_set_is_answered_without_storing(stored: Stored) -> No
     ack = acknowledging_handler(lambda *args: stored.append(args))(raw, "peer")
     assert msa(ack) == ["MSA", "AE", "7"]
     assert err(ack) == (
-        "ERR||MSH^1^18|103^Table value not found^HL70357|E||||"
-        "The character set `EBCDIC` in MSH-18 is not supported."
+        "ERR||MSH^1^18|103^Table value not found^HL70357|E||||The character set `EBCDIC` in MSH-18 is not supported."
     )
     assert stored == []
 

@@ -44,9 +44,7 @@ def test_adt_a01_header(sample: Sample) -> None:
 
 def test_oru_header_keeps_composite_fields_whole(sample: Sample) -> None:
     header = parse_header(sample("cdc-CE-20200415-0001.hl7"))
-    assert header.sending_application == (
-        "MYDATAHELPS.RKSTD.ST^2.16.840.1.113883.3.8589.4.2.70.2^ISO"
-    )
+    assert header.sending_application == ("MYDATAHELPS.RKSTD.ST^2.16.840.1.113883.3.8589.4.2.70.2^ISO")
     assert header.receiving_facility == "AIMS.PLATFORM^2.16.840.1.114222.4.1.217446^ISO"
     assert (header.message_type, header.trigger_event) == ("ORU", "R01")
     assert header.control_id == "20210408181556.d542f884-9598-eb11-aa9d-9b0caef93d5a"
@@ -56,10 +54,7 @@ def test_oru_header_keeps_composite_fields_whole(sample: Sample) -> None:
 
 
 def test_lf_separated_file_reads_only_the_msh_line() -> None:
-    raw = (
-        b"MSH|^~\\&|HL7LAB_IN^Orchard|FLH|SCM|FLH|20210317115320||ORU^R01|04903212|T|2.3|||AL|NE\n"
-        b"PID|1\n"
-    )
+    raw = b"MSH|^~\\&|HL7LAB_IN^Orchard|FLH|SCM|FLH|20210317115320||ORU^R01|04903212|T|2.3|||AL|NE\nPID|1\n"
     header = parse_header(raw)
     assert header.application_ack_type == "NE"
     assert header.processing_id == "T"

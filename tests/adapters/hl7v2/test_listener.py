@@ -10,6 +10,7 @@ from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from adapters.hl7v2.mapping.datatypes import deterministic_id
+
 from .e2e import err, msa, read, rows, running
 
 ADT = (
@@ -53,7 +54,12 @@ def test_adt_a01_is_stored_mapped_and_acknowledged(factory: sessionmaker[Session
     assert encounter["period"] == {"start": "2024-03-01T10:00:00+01:00"}
     assert encounter["location"][0]["location"]["display"] == "GENHOSP STATION1 101 2"
     [row] = rows(factory)
-    assert (row.status, row.sending_application, row.sending_facility, row.control_id) == ("done", "ADTAPP", "GENHOSP", "ADT0001")
+    assert (row.status, row.sending_application, row.sending_facility, row.control_id) == (
+        "done",
+        "ADTAPP",
+        "GENHOSP",
+        "ADT0001",
+    )
     assert row.content == ADT.encode() and row.peer.startswith("127.0.0.1:")
     assert row.ack == ack
 
@@ -78,10 +84,19 @@ def test_oru_r01_maps_report_and_observations(factory: sessionmaker[Session]) ->
     references = row.resources.split("\n") if row.resources else []
     report = read(factory, next(r for r in references if r.startswith("DiagnosticReport/")))
     assert report["status"] == "final"
-    assert report["code"]["coding"][0] == {"system": "http://loinc.org", "code": "24323-8", "display": "Comprehensive metabolic panel"}
+    assert report["code"]["coding"][0] == {
+        "system": "http://loinc.org",
+        "code": "24323-8",
+        "display": "Comprehensive metabolic panel",
+    }
     assert report["subject"] == {"reference": f"Patient/{adt_patient_id()}"}
     glucose = read(factory, report["result"][0]["reference"])
-    assert glucose["valueQuantity"] == {"value": 182, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"}
+    assert glucose["valueQuantity"] == {
+        "value": 182,
+        "unit": "mg/dL",
+        "system": "http://unitsofmeasure.org",
+        "code": "mg/dL",
+    }
     assert glucose["referenceRange"][0]["low"]["value"] == 70
     assert glucose["interpretation"][0]["coding"][0]["code"] == "H"
     assert glucose["status"] == "final" and glucose["effectiveDateTime"] == "2024-03-02T09:00:00+01:00"
@@ -160,7 +175,9 @@ def test_database_failure_never_gets_a_positive_ack(factory: sessionmaker[Sessio
     assert rows(factory) == []
 
 
-def test_enhanced_mode_gets_ca_after_commit_and_the_worker_maps(factory: sessionmaker[Session], wait_for: Callable[..., Any]) -> None:
+def test_enhanced_mode_gets_ca_after_commit_and_the_worker_maps(
+    factory: sessionmaker[Session], wait_for: Callable[..., Any]
+) -> None:
     enhanced = ADT.replace("|P|2.5.1\r", "|P|2.5.1|||AL|NE\r")
     with running(factory) as client:
         ack = client.call(enhanced.encode())

@@ -35,7 +35,13 @@ def codings(concept: dict[str, Any]) -> list[tuple[str | None, str]]:
 
 
 @pytest.mark.parametrize(
-    "name", ["OBX-to-Observation-nm-value", "OBX-to-Observation-sn-as-range-value", "OBX-to-Observation-cwe-value", "OBX-to-Observation-st-value"]
+    "name",
+    [
+        "OBX-to-Observation-nm-value",
+        "OBX-to-Observation-sn-as-range-value",
+        "OBX-to-Observation-cwe-value",
+        "OBX-to-Observation-st-value",
+    ],
 )
 def test_observations_match_reportstream(name: str) -> None:
     ours, theirs = load(name)
@@ -68,7 +74,10 @@ def test_patient_matches_reportstream() -> None:
     assert [i["value"] for i in mine["identifier"]] == [i["value"] for i in expected["identifier"]]
     assert [i["type"]["coding"][0]["code"] for i in mine["identifier"]] == ["MR", "SS"]
     # We follow the IG: an ISO OID in CX.4.2 becomes the system; ReportStream keeps the namespace.
-    assert [i["system"] for i in mine["identifier"]] == ["urn:oid:2.16.840.1.113883.3.72.5.30.2", "urn:oid:2.16.840.1.113883.4.1"]
+    assert [i["system"] for i in mine["identifier"]] == [
+        "urn:oid:2.16.840.1.113883.3.72.5.30.2",
+        "urn:oid:2.16.840.1.113883.4.1",
+    ]
     assert [(n["family"], n["given"]) for n in mine["name"]] == [(n["family"], n["given"]) for n in expected["name"]]
     assert (mine["gender"], mine["birthDate"]) == (expected["gender"], expected["birthDate"])
     assert [a["line"] for a in mine["address"]] == [a["line"] for a in expected["address"]]
@@ -98,9 +107,17 @@ def test_vxu_maps_immunization() -> None:
         "RXR|C28161^Intramuscular^NCIT|LA^Left arm^HL70163\r"
     )
     [patient, immunization] = [m.resource for m in to_fhir(text)]
-    assert immunization["vaccineCode"]["coding"][0] == {"system": "http://hl7.org/fhir/sid/cvx", "code": "08", "display": "Hep B"}
+    assert immunization["vaccineCode"]["coding"][0] == {
+        "system": "http://hl7.org/fhir/sid/cvx",
+        "code": "08",
+        "display": "Hep B",
+    }
     assert immunization["occurrenceDateTime"] == "2024-01-01T10:30:00-05:00"
-    assert (immunization["lotNumber"], immunization["expirationDate"], immunization["status"]) == ("L123", "2025-01-01", "completed")
+    assert (immunization["lotNumber"], immunization["expirationDate"], immunization["status"]) == (
+        "L123",
+        "2025-01-01",
+        "completed",
+    )
     assert immunization["patient"] == {"reference": f"Patient/{patient['id']}"}
     assert validate_resource(immunization) == []
 

@@ -8,8 +8,8 @@ acknowledgement modes, duplicates, broken framing and oversize messages
 from __future__ import annotations
 
 import socket
-from contextlib import closing
 from collections.abc import Callable
+from contextlib import closing
 from typing import Any
 
 import pytest

@@ -57,13 +57,18 @@ def test_listener_processes_share_the_port_and_every_message_is_acknowledged(
         process.terminate()
         process.wait(30)
         process.stdout.close()  # type: ignore[union-attr]
-    assert all(not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text() for child in children)
+    assert all(
+        not Path(f"/proc/{child}").exists() or "zombie" in Path(f"/proc/{child}/status").read_text()
+        for child in children
+    )
     with factory() as session:
         assert session.execute(select(func.count()).select_from(Hl7v2Message)).scalar_one() == 8
 
 
 def test_several_processes_need_a_fixed_port() -> None:
     command = [sys.executable, "-m", "fhir_server.cli", "hl7", "listen", "--port", "0", "--processes", "2"]
-    done = subprocess.run(command, capture_output=True, text=True, env={**os.environ, "FHIR_SERVER_DATABASE_URL": "sqlite://"})
+    done = subprocess.run(
+        command, capture_output=True, text=True, env={**os.environ, "FHIR_SERVER_DATABASE_URL": "sqlite://"}
+    )
     assert done.returncode == 2
     assert "`--processes` above 1 needs a fixed `--port`" in done.stderr

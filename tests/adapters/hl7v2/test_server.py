@@ -24,8 +24,7 @@ TIMEOUT = 5.0
 
 def message(control_id: str, version: str = "2.5") -> bytes:
     return (
-        f"MSH|^~\\&|SND|SFAC|RCV|RFAC|20240101||ADT^A01^ADT_A01|{control_id}|P|{version}\r"
-        f"PID|1||{control_id}\r"
+        f"MSH|^~\\&|SND|SFAC|RCV|RFAC|20240101||ADT^A01^ADT_A01|{control_id}|P|{version}\rPID|1||{control_id}\r"
     ).encode()
 
 
@@ -96,9 +95,7 @@ def connect() -> Iterator[Callable[[MllpServer], Client]]:
 
 def recording_handler() -> tuple[Handler, list[str]]:
     stored: list[str] = []
-    return acknowledging_handler(
-        lambda header, text, peer: stored.append(header.control_id)
-    ), stored
+    return acknowledging_handler(lambda header, text, peer: stored.append(header.control_id)), stored
 
 
 def test_many_messages_over_one_connection_in_order(serve: Serve, connect: Any) -> None:
@@ -181,9 +178,7 @@ def test_idle_connection_is_closed(serve: Serve, connect: Any) -> None:
     assert time.monotonic() - started < 2
 
 
-def test_oversize_frame_gets_an_error_ack_and_the_connection_goes_on(
-    serve: Serve, connect: Any
-) -> None:
+def test_oversize_frame_gets_an_error_ack_and_the_connection_goes_on(serve: Serve, connect: Any) -> None:
     handler, stored = recording_handler()
     client = connect(serve(handler, max_message_size=300))
     client.send(message("BIG") + b"OBX|1|TX|||" + b"x" * 1000 + b"\r", message("SMALL"))
@@ -224,9 +219,7 @@ def test_handler_failure_gets_application_reject(serve: Serve, connect: Any) -> 
     client = connect(serve(acknowledging_handler(store)))
     client.send(message("BOOM", version="2.4"), message("OK"))
     failure = client.receive().decode().split("\r")
-    assert failure[1] == (
-        "MSA|AR|BOOM|The receiving application failed to process the message; it was not stored."
-    )
+    assert failure[1] == ("MSA|AR|BOOM|The receiving application failed to process the message; it was not stored.")
     assert failure[2] == "ERR|^^^207&Application internal error&HL70357"
     assert msa(client.receive()) == ["MSA", "AA", "OK"]
 

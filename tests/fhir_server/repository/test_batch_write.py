@@ -28,13 +28,18 @@ def _count(engine: Engine, sql: str) -> int:
 def _found(engine: Engine, query: str) -> list[str]:
     with unit_of_work(sessionmaker(bind=engine), write=False) as session:
         result = SqlRepository(session).search(
-            ["Patient"], parse_query([tuple(p.split("=")) for p in query.split("&")]), base_url="http://x/fhir", page_size=50
+            ["Patient"],
+            parse_query([tuple(p.split("=")) for p in query.split("&")]),
+            base_url="http://x/fhir",
+            page_size=50,
         )
     return sorted(s.id for s in result.matches)
 
 
 def test_creates_store_versions_history_and_index_rows(engine: Engine) -> None:
-    writes = [PendingWrite(patient(id=f"p{n}", name=[{"family": f"Batch{n}"}]), method="POST", new=True) for n in range(30)]
+    writes = [
+        PendingWrite(patient(id=f"p{n}", name=[{"family": f"Batch{n}"}]), method="POST", new=True) for n in range(30)
+    ]
     results = _write(engine, writes)
     assert [(r.stored.id, r.stored.version_id, r.created) for r in results] == [(f"p{n}", 1, True) for n in range(30)]
     assert _count(engine, "SELECT count(*) FROM resource") == 30
@@ -86,7 +91,9 @@ def test_unchanged_and_if_absent_keep_the_current_version(engine: Engine) -> Non
         (PendingWrite(patient(id="absent"), if_match=1), PreconditionFailed),
     ],
 )
-def test_a_refused_write_names_its_position_and_nothing_is_kept(engine: Engine, write: PendingWrite, error: type) -> None:
+def test_a_refused_write_names_its_position_and_nothing_is_kept(
+    engine: Engine, write: PendingWrite, error: type
+) -> None:
     _write(engine, [PendingWrite(patient(id="exists"))])
     with pytest.raises(BatchWriteFailed) as failed:
         _write(engine, [PendingWrite(patient(id="ok1")), write, PendingWrite(patient(id="ok2"))])

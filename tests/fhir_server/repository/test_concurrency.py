@@ -40,14 +40,20 @@ def test_concurrent_updates_get_distinct_consecutive_versions(engine: Engine) ->
     def writer(index: int) -> None:
         for n in range(UPDATES_EACH):
             with unit_of_work(sessions) as session:
-                SqlRepository(session).update("Patient", "shared", patient(id="shared", gender="other", multipleBirthInteger=index * 100 + n))
+                SqlRepository(session).update(
+                    "Patient", "shared", patient(id="shared", gender="other", multipleBirthInteger=index * 100 + n)
+                )
 
     assert _run_threads(writer, THREADS) == []
     with engine.connect() as connection:
         current = connection.execute(text("SELECT version_id FROM resource WHERE fhir_id = 'shared'")).scalar_one()
-        versions = connection.execute(
-            text("SELECT version_id FROM resource_history WHERE fhir_id = 'shared' ORDER BY version_id")
-        ).scalars().all()
+        versions = (
+            connection.execute(
+                text("SELECT version_id FROM resource_history WHERE fhir_id = 'shared' ORDER BY version_id")
+            )
+            .scalars()
+            .all()
+        )
         births = connection.execute(text("SELECT count(*) FROM resource_history WHERE fhir_id = 'shared'")).scalar_one()
     expected = 1 + THREADS * UPDATES_EACH
     assert current == expected

@@ -125,7 +125,9 @@ def test_deleting_a_replacement_brings_the_official_parameter_back(client: Flask
     assert put(client, patient(id="p2", name=[{"family": "Fam", "given": ["Giv"]}])).status_code == 201
     assert ids(client, "/fhir/Patient?family=fam") == ["p2"]  # p1 keeps its old rows until a reindex
     resources = client.get("/fhir/metadata").get_json()["rest"][0]["resource"]
-    family = next(p for p in next(e for e in resources if e["type"] == "Patient")["searchParam"] if p["name"] == "family")
+    family = next(
+        p for p in next(e for e in resources if e["type"] == "Patient")["searchParam"] if p["name"] == "family"
+    )
     assert family["definition"] == "http://hl7.org/fhir/SearchParameter/individual-family"
 
 
@@ -133,12 +135,17 @@ def test_an_unusable_parameter_is_refused_with_its_reason(client: FlaskClient) -
     broken = search_parameter("broken", expression="Observation.code")
     response = put(client, broken)
     assert response.status_code == 400
-    assert outcome_text(response) == f"The `expression` of SearchParameter `{MARITAL_URL}` has no branch for its base `Patient`."
+    assert (
+        outcome_text(response)
+        == f"The `expression` of SearchParameter `{MARITAL_URL}` has no branch for its base `Patient`."
+    )
     assert response.get_json()["issue"][0]["expression"] == ["SearchParameter.expression"]
     assert put(client, {**broken, "status": "draft"}).status_code == 400  # checked before it is switched on
     assert put(client, {**broken, "status": "retired"}).status_code == 201  # a document only
     assert client.get("/fhir/SearchParameter/broken").status_code == 200
-    validated = client.post("/fhir/SearchParameter/$validate", json=broken, headers={"Content-Type": "application/fhir+json"})
+    validated = client.post(
+        "/fhir/SearchParameter/$validate", json=broken, headers={"Content-Type": "application/fhir+json"}
+    )
     assert validated.status_code == 200
     assert validated.get_json()["issue"] == response.get_json()["issue"]
 
@@ -167,7 +174,10 @@ def test_a_transaction_with_an_unusable_parameter_stores_nothing(client: FlaskCl
         "type": "transaction",
         "entry": [
             {"resource": patient(), "request": {"method": "POST", "url": "Patient"}},
-            {"resource": search_parameter("bad", code="_bad"), "request": {"method": "PUT", "url": "SearchParameter/bad"}},
+            {
+                "resource": search_parameter("bad", code="_bad"),
+                "request": {"method": "PUT", "url": "SearchParameter/bad"},
+            },
         ],
     }
     response = client.post("/fhir", json=bundle, headers={"Content-Type": "application/fhir+json"})

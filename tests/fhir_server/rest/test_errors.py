@@ -33,7 +33,9 @@ def test_body_over_limit_is_413(database_url: str) -> None:
     app.extensions["fhir_server"].engine.dispose()
 
 
-def test_unexpected_error_is_500_without_stack_trace(app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_unexpected_error_is_500_without_stack_trace(
+    app: Flask, client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
     def explode(*_args: object, **_kwargs: object) -> None:
         raise RuntimeError("secret internal detail")
 

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
 
-#: ``shared/`` sits beside the checkout, on developer machines and in CI alike.
-SHARED = Path(__file__).resolve().parents[4] / "shared"
+from testdata import synthea_files
 
 
 def _rewrite(value: Any, targets: dict[str, str]) -> Any:
@@ -27,9 +25,7 @@ def _rewrite(value: Any, targets: dict[str, str]) -> Any:
 @pytest.fixture(scope="session")
 def synthea_resources() -> list[dict[str, Any]]:
     """Return every resource of four Synthea bundles, references rewritten; skip without the sample."""
-    files = sorted((SHARED / "synthea").glob("*.json"))[:4]
-    if not files:
-        pytest.skip(f"No Synthea sample in `{SHARED / 'synthea'}`.")
+    files = synthea_files()[:4]
     resources: list[dict[str, Any]] = []
     for file in files:
         entries = orjson.loads(file.read_bytes())["entry"]

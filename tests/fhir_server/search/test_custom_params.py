@@ -46,7 +46,13 @@ def test_is_custom(overrides: dict[str, Any], custom: bool) -> None:
 
 def test_usable_definition_is_the_compact_shape() -> None:
     spec = usable_definition(search_parameter(), default_registry())
-    assert spec == {"url": URL, "code": "marital", "type": "token", "base": ["Patient"], "expression": "Patient.maritalStatus"}
+    assert spec == {
+        "url": URL,
+        "code": "marital",
+        "type": "token",
+        "base": ["Patient"],
+        "expression": "Patient.maritalStatus",
+    }
 
 
 @pytest.mark.parametrize(
@@ -54,7 +60,11 @@ def test_usable_definition_is_the_compact_shape() -> None:
     [
         ({"code": "_marital"}, "has code `_marital`: codes beginning with `_` are reserved", "SearchParameter.code"),
         ({"code": "marital.status"}, "a `.` would be read as a chain", "SearchParameter.code"),
-        ({"type": "special"}, f"The SearchParameter `{URL}` has type `special`, which this server cannot index.", "SearchParameter.type"),
+        (
+            {"type": "special"},
+            f"The SearchParameter `{URL}` has type `special`, which this server cannot index.",
+            "SearchParameter.type",
+        ),
         (
             {"expression": "Observation.code"},
             f"The `expression` of SearchParameter `{URL}` has no branch for its base `Patient`.",
@@ -70,7 +80,11 @@ def test_usable_definition_is_the_compact_shape() -> None:
             f"The component `http://example.org/nowhere` of SearchParameter `{URL}` is not a search parameter of `Patient`.",
             "SearchParameter.component.definition",
         ),
-        ({"base": ["Patient", "Pateint"]}, "has `base` `Pateint`, which is not an R4 resource type.", "SearchParameter.base"),
+        (
+            {"base": ["Patient", "Pateint"]},
+            "has `base` `Pateint`, which is not an R4 resource type.",
+            "SearchParameter.base",
+        ),
     ],
 )
 def test_unusable_parameters_are_named(overrides: dict[str, Any], message: str, element: str) -> None:
@@ -110,7 +124,10 @@ def test_build_adds_active_ones_and_reports_what_it_leaves_out() -> None:
 
 
 def test_build_with_nothing_active_is_the_official_registry() -> None:
-    assert build_custom_parameters([("r", search_parameter(status="retired"))], default_registry()).registry is default_registry()
+    assert (
+        build_custom_parameters([("r", search_parameter(status="retired"))], default_registry()).registry
+        is default_registry()
+    )
 
 
 def test_a_replaced_official_parameter_is_indexed_the_custom_way() -> None:

@@ -68,12 +68,19 @@ def test_component_values_are_combined_per_element_only() -> None:
     rows = composites(BLOOD_PRESSURE, "component-code-value-quantity")
     assert rows == [
         CompositeValue(
-            "component-code-value-quantity", token1_system=LOINC, token1_code="8480-6",
-            quantity_value=Decimal(120), quantity_system=UCUM, quantity_code="mm[Hg]",
+            "component-code-value-quantity",
+            token1_system=LOINC,
+            token1_code="8480-6",
+            quantity_value=Decimal(120),
+            quantity_system=UCUM,
+            quantity_code="mm[Hg]",
         ),
         CompositeValue(
-            "component-code-value-quantity", token1_system=LOINC, token1_code="8462-4",
-            quantity_value=Decimal("80.5"), quantity_unit="mmHg",
+            "component-code-value-quantity",
+            token1_system=LOINC,
+            token1_code="8462-4",
+            quantity_value=Decimal("80.5"),
+            quantity_unit="mmHg",
         ),
     ]  # no 8480-6 with 80.5: the code and value of different components never pair up
     assert composites(BLOOD_PRESSURE, "code-value-quantity") == []  # the panel itself has no value
@@ -86,7 +93,10 @@ def test_component_values_are_combined_per_element_only() -> None:
 def test_every_coding_pairs_with_every_value_of_the_element() -> None:
     observation = {
         "resourceType": "Observation",
-        "code": {"coding": [{"system": LOINC, "code": "a"}, {"code": "b"}, {"system": LOINC, "code": "a"}], "text": "T"},
+        "code": {
+            "coding": [{"system": LOINC, "code": "a"}, {"code": "b"}, {"system": LOINC, "code": "a"}],
+            "text": "T",
+        },
         "valueCodeableConcept": {"coding": [{"system": "urn:s", "code": "x"}], "text": "only text"},
     }
     rows = composites(observation, "code-value-concept")
@@ -109,7 +119,9 @@ def test_date_string_and_open_period_components() -> None:
 
 def test_group_characteristic_and_use_context() -> None:
     group = {
-        "resourceType": "Group", "type": "person", "actual": True,
+        "resourceType": "Group",
+        "type": "person",
+        "actual": True,
         "characteristic": [
             {"code": concept("sex", "urn:c"), "valueCodeableConcept": concept("female", "urn:g"), "exclude": False},
             {"code": concept("smoker", "urn:c"), "valueBoolean": True, "exclude": False},
@@ -120,8 +132,11 @@ def test_group_characteristic_and_use_context() -> None:
         ("smoker", None, "true"),
     ]
     value_set = {
-        "resourceType": "ValueSet", "status": "active",
-        "useContext": [{"code": {"system": "urn:u", "code": "age"}, "valueRange": {"low": {"value": 18}, "high": {"value": 65}}}],
+        "resourceType": "ValueSet",
+        "status": "active",
+        "useContext": [
+            {"code": {"system": "urn:u", "code": "age"}, "valueRange": {"low": {"value": 18}, "high": {"value": 65}}}
+        ],
     }
     (row,) = composites(value_set, "context-type-quantity")
     assert (row.token1_code, row.quantity_value) == ("age", Decimal(18))
@@ -129,13 +144,16 @@ def test_group_characteristic_and_use_context() -> None:
 
 def test_reference_and_number_components() -> None:
     document = {
-        "resourceType": "DocumentReference", "status": "current", "content": [{"attachment": {"url": "http://x"}}],
+        "resourceType": "DocumentReference",
+        "status": "current",
+        "content": [{"attachment": {"url": "http://x"}}],
         "relatesTo": [{"code": "replaces", "target": {"reference": "DocumentReference/old"}}],
     }
     (row,) = composites(document, "relationship")  # R4 pairs the definitions with the wrong expressions
     assert (row.reference_type, row.reference_id, row.token1_code) == ("DocumentReference", "old", "replaces")
     sequence = {
-        "resourceType": "MolecularSequence", "coordinateSystem": 0,
+        "resourceType": "MolecularSequence",
+        "coordinateSystem": 0,
         "referenceSeq": {"chromosome": concept("1", "urn:chr"), "windowStart": 10, "windowEnd": 20},
         "variant": [{"start": 12, "end": 13}, {"start": 15}],
     }
@@ -149,11 +167,27 @@ def test_reference_and_number_components() -> None:
 def _custom(components: list[tuple[str, str]]) -> SearchRegistry:
     registry = SearchRegistry([], {})
     for code, kind in (("eye", "token"), ("eye-note", "string"), ("eye-note2", "string")):
-        registry.add({"resourceType": "SearchParameter", "url": f"http://x.org/{code}", "code": code, "base": ["Patient"],
-                      "type": kind, "expression": "Patient.extension"})
-    registry.add({"resourceType": "SearchParameter", "url": "http://x.org/combo", "code": "combo", "base": ["Patient"],
-                  "type": "composite", "expression": "Patient.extension",
-                  "component": [{"definition": f"http://x.org/{c}", "expression": e} for c, e in components]})
+        registry.add(
+            {
+                "resourceType": "SearchParameter",
+                "url": f"http://x.org/{code}",
+                "code": code,
+                "base": ["Patient"],
+                "type": kind,
+                "expression": "Patient.extension",
+            }
+        )
+    registry.add(
+        {
+            "resourceType": "SearchParameter",
+            "url": "http://x.org/combo",
+            "code": "combo",
+            "base": ["Patient"],
+            "type": "composite",
+            "expression": "Patient.extension",
+            "component": [{"definition": f"http://x.org/{c}", "expression": e} for c, e in components],
+        }
+    )
     return registry
 
 
@@ -164,7 +198,9 @@ def test_unsupported_shapes_are_not_indexed_and_name_the_problem() -> None:
     with pytest.raises(UnsupportedComposite, match="`combo` of `Patient` has 2 or more `string` components"):
         component_shapes(too_many.get("Patient", "combo"), too_many, "Patient")  # type: ignore[arg-type]
     unknown = _custom([("nowhere", "value")])
-    with pytest.raises(UnsupportedComposite, match="Component `http://x.org/nowhere` of composite search parameter `combo`"):
+    with pytest.raises(
+        UnsupportedComposite, match="Component `http://x.org/nowhere` of composite search parameter `combo`"
+    ):
         component_shapes(unknown.get("Patient", "combo"), unknown, "Patient")  # type: ignore[arg-type]
     fine = _custom([("eye", "url"), ("eye-note", "value")])
     assert [(v.token1_code, v.string) for v in composites(patient, "combo", fine)] == [("u", "blue")]

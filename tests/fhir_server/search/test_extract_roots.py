@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import orjson
 import pytest
 
@@ -11,7 +9,7 @@ import fhir_server.search.extract as extract
 from conformance.search_parameters import default_registry
 from fhir_server.search._extract_roots import expression_roots, present_roots
 
-SYNTHEA = Path(__file__).resolve().parents[3].parent / "shared" / "synthea"
+from testdata import synthea_files
 
 
 @pytest.mark.parametrize(
@@ -44,7 +42,7 @@ def test_present_roots_count_choice_stems_and_primitive_extensions() -> None:
 
 def test_prefiltered_extraction_equals_full_evaluation_on_synthea(monkeypatch: pytest.MonkeyPatch) -> None:
     resources = []
-    for path in sorted(SYNTHEA.glob("*.json"))[:6]:
+    for path in synthea_files()[:6]:
         bundle = orjson.loads(path.read_bytes())
         resources += [entry["resource"] for entry in bundle.get("entry", [])]
     assert len(resources) > 500
@@ -58,7 +56,12 @@ def test_prefiltered_extraction_equals_full_evaluation_on_synthea(monkeypatch: p
 
 @pytest.mark.parametrize(
     "expression",
-    ["Patient.deceased.exists() and Patient.deceased != false", "Patient.name.empty()", "Patient.name.count()", "Patient.active = true"],
+    [
+        "Patient.deceased.exists() and Patient.deceased != false",
+        "Patient.name.empty()",
+        "Patient.name.count()",
+        "Patient.active = true",
+    ],
 )
 def test_expressions_that_yield_values_from_nothing_are_always_evaluated(expression: str) -> None:
     assert expression_roots(expression, "Patient") is None

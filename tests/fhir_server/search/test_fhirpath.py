@@ -150,5 +150,6 @@ def test_compiled_paths_agree_with_fhirpathpy(synthea_resources: list[dict[str, 
             assert ours == reference(param.expression, resource), (param.expression, resource["id"])
             compared += 1
             nonempty += bool(ours)
-    assert compared > 30_000
-    assert nonempty > 10_000
+    # Four sample Bundles give about 13,700 comparisons, 5,100 of them with values.
+    assert compared > 12_000
+    assert nonempty > 4_500

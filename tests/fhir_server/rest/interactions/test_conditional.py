@@ -28,7 +28,10 @@ def test_if_none_exist_with_two_matches_is_412(client: FlaskClient) -> None:
     post(client, patient(identifier=MRN))
     response = post(client, patient(identifier=MRN), **{"If-None-Exist": "identifier=urn:mrn|5"})
     assert response.status_code == 412
-    assert outcome_text(response) == "The If-None-Exist criteria `Patient?identifier=urn:mrn|5` match more than one resource, so nothing was created."
+    assert (
+        outcome_text(response)
+        == "The If-None-Exist criteria `Patient?identifier=urn:mrn|5` match more than one resource, so nothing was created."
+    )
 
 
 def test_unknown_parameter_in_criteria_is_rejected_not_ignored(client: FlaskClient) -> None:
@@ -71,7 +74,11 @@ def test_conditional_delete_single_mode(client: FlaskClient) -> None:
 
 def test_conditional_delete_multiple_mode_when_configured(app: Flask, client: FlaskClient) -> None:
     state = app.extensions["fhir_server"]
-    app.extensions["fhir_server"] = type(state)(state.settings.__class__(**{**_fields(state.settings), "conditional_delete_max": 5}), state.engine, state.sessions)
+    app.extensions["fhir_server"] = type(state)(
+        state.settings.__class__(**{**_fields(state.settings), "conditional_delete_max": 5}),
+        state.engine,
+        state.sessions,
+    )
     for _ in range(3):
         post(client, patient(identifier=MRN))
     assert client.delete("/fhir/Patient?identifier=urn:mrn|5").status_code == 200

@@ -38,7 +38,9 @@ def test_paging_with_count_visits_every_version_once(client: FlaskClient) -> Non
         put(client, {**created, "gender": gender})
     first = client.get(f"/fhir/Patient/{created['id']}/_history?_count=3").get_json()
     assert len(first["entry"]) == 3
-    versions = [e["resource"]["meta"]["versionId"] for e in _follow(client, f"/fhir/Patient/{created['id']}/_history?_count=3")]
+    versions = [
+        e["resource"]["meta"]["versionId"] for e in _follow(client, f"/fhir/Patient/{created['id']}/_history?_count=3")
+    ]
     assert versions == [str(v) for v in range(8, 0, -1)]
 
 

@@ -10,16 +10,25 @@ from flask.testing import FlaskClient
 
 
 def put(client: FlaskClient, resource: dict[str, Any]) -> None:
-    response = client.put(f"/fhir/{resource['resourceType']}/{resource['id']}", data=orjson.dumps(resource), headers={"Content-Type": FHIR_JSON})
+    response = client.put(
+        f"/fhir/{resource['resourceType']}/{resource['id']}",
+        data=orjson.dumps(resource),
+        headers={"Content-Type": FHIR_JSON},
+    )
     assert response.status_code in (200, 201), response.get_json()
 
 
 def obs(oid: str, subject: str, code: str, when: str, category: str = "vital-signs") -> dict[str, Any]:
     return {
-        "resourceType": "Observation", "id": oid, "status": "final",
-        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category}]}],
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "category": [
+            {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category}]}
+        ],
         "code": {"coding": [{"system": "http://loinc.org", "code": code}]},
-        "subject": {"reference": subject}, "effectiveDateTime": when,
+        "subject": {"reference": subject},
+        "effectiveDateTime": when,
     }
 
 
@@ -32,18 +41,31 @@ def seed(client: FlaskClient) -> None:
         put(client, obs(f"w{n}", "Patient/p1", "29463-7", f"2024-02-{day}"))
     put(client, obs("lab", "Patient/p1", "2345-7", "2024-03-01", category="laboratory"))
     put(client, obs("other", "Patient/p2", "8302-2", "2024-05-01"))
-    put(client, {"resourceType": "Encounter", "id": "e1", "status": "finished", "class": {"code": "AMB"}, "subject": {"reference": "Patient/p1"}})
+    put(
+        client,
+        {
+            "resourceType": "Encounter",
+            "id": "e1",
+            "status": "finished",
+            "class": {"code": "AMB"},
+            "subject": {"reference": "Patient/p1"},
+        },
+    )
 
 
 def ids(bundle: dict[str, Any], mode: str = "match") -> set[str]:
-    return {f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"] if e["search"]["mode"] == mode}
+    return {
+        f"{e['resource']['resourceType']}/{e['resource']['id']}" for e in bundle["entry"] if e["search"]["mode"] == mode
+    }
 
 
 def test_everything_returns_patient_compartment_and_references(client: FlaskClient) -> None:
     seed(client)
     body = client.get("/fhir/Patient/p1/$everything").get_json()
     assert body["type"] == "searchset"
-    assert ids(body) == {"Patient/p1", "Encounter/e1", "Observation/lab"} | {f"Observation/{k}{n}" for k in "hw" for n in range(3)}
+    assert ids(body) == {"Patient/p1", "Encounter/e1", "Observation/lab"} | {
+        f"Observation/{k}{n}" for k in "hw" for n in range(3)
+    }
     assert "Organization/org" in ids(body, "include")
 
 
@@ -85,5 +107,7 @@ def test_lastn_returns_newest_per_code(client: FlaskClient) -> None:
 def test_lastn_needs_a_patient_and_a_positive_max(client: FlaskClient) -> None:
     response = client.get("/fhir/Observation/$lastn?category=vital-signs")
     assert response.status_code == 400
-    assert outcome_text(response) == "$lastn needs a `patient` or `subject` parameter naming whose Observations to return."
+    assert (
+        outcome_text(response) == "$lastn needs a `patient` or `subject` parameter naming whose Observations to return."
+    )
     assert client.get("/fhir/Observation/$lastn?patient=Patient/p1&max=0").status_code == 400

@@ -10,7 +10,9 @@ from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 
-def send(client: FlaskClient, body: Any, content_type: str = "application/json-patch+json", **headers: str) -> TestResponse:
+def send(
+    client: FlaskClient, body: Any, content_type: str = "application/json-patch+json", **headers: str
+) -> TestResponse:
     return client.patch("/fhir/Patient/p", data=orjson.dumps(body), headers={"Content-Type": content_type, **headers})
 
 
@@ -20,7 +22,13 @@ def operation(**parts: Any) -> dict[str, Any]:
 
 def test_json_patch_writes_a_patch_version(client: FlaskClient) -> None:
     put(client, patient(id="p"))
-    response = send(client, [{"op": "replace", "path": "/name/0/family", "value": "Jones"}, {"op": "add", "path": "/gender", "value": "other"}])
+    response = send(
+        client,
+        [
+            {"op": "replace", "path": "/name/0/family", "value": "Jones"},
+            {"op": "add", "path": "/gender", "value": "other"},
+        ],
+    )
     assert response.status_code == 200
     body = response.get_json()
     assert body["name"][0]["family"] == "Jones" and body["gender"] == "other" and body["meta"]["versionId"] == "2"
@@ -31,16 +39,31 @@ def test_json_patch_writes_a_patch_version(client: FlaskClient) -> None:
 
 def test_fhirpath_patch(client: FlaskClient) -> None:
     put(client, patient(id="p"))
-    parameters = {"resourceType": "Parameters", "parameter": [
-        operation(type={"valueCode": "add"}, path={"valueString": "Patient"}, name={"valueString": "telecom"},
-                  value={"valueContactPoint": {"system": "phone", "value": "555"}}),
-        operation(type={"valueCode": "delete"}, path={"valueString": "Patient.birthDate"}),
-        operation(type={"valueCode": "replace"}, path={"valueString": "Patient.name[0].given[0]"}, value={"valueString": "Bea"}),
-    ]}
+    parameters = {
+        "resourceType": "Parameters",
+        "parameter": [
+            operation(
+                type={"valueCode": "add"},
+                path={"valueString": "Patient"},
+                name={"valueString": "telecom"},
+                value={"valueContactPoint": {"system": "phone", "value": "555"}},
+            ),
+            operation(type={"valueCode": "delete"}, path={"valueString": "Patient.birthDate"}),
+            operation(
+                type={"valueCode": "replace"},
+                path={"valueString": "Patient.name[0].given[0]"},
+                value={"valueString": "Bea"},
+            ),
+        ],
+    }
     response = send(client, parameters, FHIR_JSON)
     assert response.status_code == 200, response.get_json()
     body = response.get_json()
-    assert body["telecom"] == [{"system": "phone", "value": "555"}] and "birthDate" not in body and body["name"][0]["given"] == ["Bea"]
+    assert (
+        body["telecom"] == [{"system": "phone", "value": "555"}]
+        and "birthDate" not in body
+        and body["name"][0]["given"] == ["Bea"]
+    )
 
 
 def test_if_match_on_patch(client: FlaskClient) -> None:

@@ -49,7 +49,9 @@ def test_summary_true_keeps_summary_elements_and_tags_subsetted(client: FlaskCli
     body = client.get(f"/fhir/Patient/{resource_id}?_summary=true").get_json()
     assert "name" in body and "birthDate" in body
     assert "photo" not in body and "text" not in body
-    assert {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"} in body["meta"]["tag"]
+    assert {"system": "http://terminology.hl7.org/CodeSystem/v3-ObservationValue", "code": "SUBSETTED"} in body["meta"][
+        "tag"
+    ]
     data = client.get(f"/fhir/Patient/{resource_id}?_summary=data").get_json()
     assert "text" not in data and "photo" in data
     text_only = client.get(f"/fhir/Patient/{resource_id}?_summary=text").get_json()
@@ -77,7 +79,9 @@ def test_pretty_printing(client: FlaskClient) -> None:
 def test_format_and_accept_negotiation(client: FlaskClient) -> None:
     resource_id = post(client, patient()).get_json()["id"]
     url = f"/fhir/Patient/{resource_id}"
-    assert client.get(url, headers={"Accept": "application/json"}).headers["Content-Type"].startswith("application/json")
+    assert (
+        client.get(url, headers={"Accept": "application/json"}).headers["Content-Type"].startswith("application/json")
+    )
     assert client.get(url + "?_format=json").headers["Content-Type"].startswith("application/fhir+json")
     assert client.get(url + "?_format=xml").status_code == 406
     assert client.get(url, headers={"Accept": "application/fhir+xml"}).status_code == 406

@@ -23,7 +23,13 @@ def _ids(client: FlaskClient, url: str) -> list[str]:
 
 
 def _observation(oid: str, subject: str, code: str = "c") -> dict[str, Any]:
-    return {"resourceType": "Observation", "id": oid, "status": "final", "code": {"coding": [{"code": code}]}, "subject": {"reference": subject}}
+    return {
+        "resourceType": "Observation",
+        "id": oid,
+        "status": "final",
+        "code": {"coding": [{"code": code}]},
+        "subject": {"reference": subject},
+    }
 
 
 @pytest.fixture(params=["resolved", "joined"])

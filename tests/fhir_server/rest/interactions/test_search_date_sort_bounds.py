@@ -47,7 +47,14 @@ def _observation(id_: str, **effective: Any) -> dict[str, Any]:
 
 def _care_plan(id_: str, *periods: dict[str, str]) -> dict[str, Any]:
     activities = [{"detail": {"status": "scheduled", "scheduledPeriod": p}} for p in periods]
-    return {"resourceType": "CarePlan", "id": id_, "status": "active", "intent": "plan", "subject": {"reference": "Patient/p"}, "activity": activities}
+    return {
+        "resourceType": "CarePlan",
+        "id": id_,
+        "status": "active",
+        "intent": "plan",
+        "subject": {"reference": "Patient/p"},
+        "activity": activities,
+    }
 
 
 OBSERVATIONS = [
@@ -69,8 +76,14 @@ OBSERVATIONS = [
     ("query", "expected"),
     [
         # highest end first (lowest start ascending); open ends sort as the end of time; ties by row order
-        ("date=ge2019-01-01&date=lt2020-01-01&_sort=-date", ["open-end", "years", "dec", "dec-day", "jun", "open-start", "jan"]),
-        ("date=ge2019-01-01&date=lt2020-01-01&_sort=date", ["open-start", "years", "jan", "open-end", "jun", "dec-day", "dec"]),
+        (
+            "date=ge2019-01-01&date=lt2020-01-01&_sort=-date",
+            ["open-end", "years", "dec", "dec-day", "jun", "open-start", "jan"],
+        ),
+        (
+            "date=ge2019-01-01&date=lt2020-01-01&_sort=date",
+            ["open-start", "years", "jan", "open-end", "jun", "dec-day", "dec"],
+        ),
         ("date=gt2019-06-30&_sort=-date", ["open-end", "late-open", "years", "next-year", "dec", "dec-day"]),
         ("date=le2019-01-01&_sort=date", ["open-start", "years", "last-year", "jan"]),
         ("date=eq2019-12-31&_sort=-date", ["dec", "dec-day"]),
@@ -99,7 +112,12 @@ def test_previous_pages_walk_back_across_the_split(client: FlaskClient) -> None:
 
 
 def test_each_criterion_may_match_a_different_value(client: FlaskClient) -> None:
-    put(client, _care_plan("both-ends", {"start": "2018-03-01", "end": "2018-03-01"}, {"start": "2021-05-01", "end": "2021-05-01"}))
+    put(
+        client,
+        _care_plan(
+            "both-ends", {"start": "2018-03-01", "end": "2018-03-01"}, {"start": "2021-05-01", "end": "2021-05-01"}
+        ),
+    )
     put(client, _care_plan("middle", {"start": "2019-07-01", "end": "2019-07-02"}))
     put(client, _care_plan("early", {"start": "2018-03-01", "end": "2018-03-01"}))
     put(client, _care_plan("none"))
@@ -107,14 +125,25 @@ def test_each_criterion_may_match_a_different_value(client: FlaskClient) -> None
     assert _all_pages(client, f"/fhir/CarePlan?{query}&_sort=-activity-date&_count=1") == ["both-ends"]
     assert _all_pages(client, f"/fhir/CarePlan?{query}&_sort=activity-date&_count=1") == ["both-ends"]
     # two values on one day: a short span, but not one value, so criteria stay per value
-    put(client, _care_plan("same-day", {"start": "2019-03-01T10:00:00Z", "end": "2019-03-01T10:00:00Z"}, {"start": "2019-03-01T12:00:00Z", "end": "2019-03-01T12:00:00Z"}))
+    put(
+        client,
+        _care_plan(
+            "same-day",
+            {"start": "2019-03-01T10:00:00Z", "end": "2019-03-01T10:00:00Z"},
+            {"start": "2019-03-01T12:00:00Z", "end": "2019-03-01T12:00:00Z"},
+        ),
+    )
     query = "activity-date=eq2019-03-01T10:00:00Z&activity-date=eq2019-03-01T12:00:00Z"
     assert _all_pages(client, f"/fhir/CarePlan?{query}&_sort=-activity-date") == ["same-day"]
     query = "activity-date=lt2019-03-01T11:00:00Z&activity-date=gt2019-03-01T11:00:00Z"
     assert _all_pages(client, f"/fhir/CarePlan?{query}&_sort=activity-date") == ["both-ends", "same-day"]
     client.delete("/fhir/CarePlan/same-day")
     query = "activity-date=ge2018-01-01&activity-date=lt2020-01-01"
-    assert _all_pages(client, f"/fhir/CarePlan?{query}&_sort=-activity-date&_count=1") == ["both-ends", "middle", "early"]
+    assert _all_pages(client, f"/fhir/CarePlan?{query}&_sort=-activity-date&_count=1") == [
+        "both-ends",
+        "middle",
+        "early",
+    ]
     assert _all_pages(client, f"/fhir/CarePlan?{query}&_sort=activity-date,-_id") == ["early", "both-ends", "middle"]
 
 
@@ -122,7 +151,12 @@ def test_bounds_ignore_criteria_that_do_not_bound() -> None:
     def criterion(*values: str, modifier: str | None = None, code: str = "date") -> Criterion:
         return Criterion(code=code, modifier=modifier, values=values)
 
-    assert span_bounds([criterion("ne2019"), criterion("ap2019"), criterion("bad", modifier="missing")], "date") == (None, None)
+    assert span_bounds([criterion("ne2019"), criterion("ap2019"), criterion("bad", modifier="missing")], "date") == (
+        None,
+        None,
+    )
     assert span_bounds([criterion("ge2019", "lt2018"), criterion("ge2019", code="other")], "date") == (None, None)
-    low, high = span_bounds([criterion("ge2019"), criterion("gt2020-06"), criterion("lt2022", "le2021"), criterion("not-a-date")], "date")
+    low, high = span_bounds(
+        [criterion("ge2019"), criterion("gt2020-06"), criterion("lt2022", "le2021"), criterion("not-a-date")], "date"
+    )
     assert (low.isoformat(), high.isoformat()) == ("2020-06-30T23:59:59.999999+00:00", "2022-01-01T00:00:00+00:00")

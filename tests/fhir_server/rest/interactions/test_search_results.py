@@ -69,8 +69,19 @@ def test_total_modes(client: FlaskClient) -> None:
 def test_include_and_revinclude(client: FlaskClient) -> None:
     put(client, {"resourceType": "Organization", "id": "org", "name": "General"})
     put(client, patient(id="p", managingOrganization={"reference": "Organization/org"}))
-    put(client, {"resourceType": "Observation", "id": "o", "status": "final", "code": {"text": "x"}, "subject": {"reference": "Patient/p"}})
-    bundle = client.get("/fhir/Observation?_include=Observation:subject&_include:iterate=Patient:organization").get_json()
+    put(
+        client,
+        {
+            "resourceType": "Observation",
+            "id": "o",
+            "status": "final",
+            "code": {"text": "x"},
+            "subject": {"reference": "Patient/p"},
+        },
+    )
+    bundle = client.get(
+        "/fhir/Observation?_include=Observation:subject&_include:iterate=Patient:organization"
+    ).get_json()
     modes = {(e["resource"]["resourceType"], e["search"]["mode"]) for e in bundle["entry"]}
     assert modes == {("Observation", "match"), ("Patient", "include"), ("Organization", "include")}
     rev = client.get("/fhir/Patient?_id=p&_revinclude=Observation:subject").get_json()
@@ -104,7 +115,9 @@ def test_bad_values_are_400(client: FlaskClient) -> None:
 
 def test_post_search_with_form_body(client: FlaskClient) -> None:
     _seed(client, 3)
-    response = client.post("/fhir/Patient/_search", data={"family": "Fam01"}, content_type="application/x-www-form-urlencoded")
+    response = client.post(
+        "/fhir/Patient/_search", data={"family": "Fam01"}, content_type="application/x-www-form-urlencoded"
+    )
     assert _match_ids(response.get_json()) == ["p01"]
 
 
@@ -120,7 +133,16 @@ def test_compartment_search(client: FlaskClient) -> None:
     put(client, patient(id="p1"))
     put(client, patient(id="p2"))
     for oid, subject, code in [("a", "p1", "x"), ("b", "p1", "y"), ("c", "p2", "x")]:
-        put(client, {"resourceType": "Observation", "id": oid, "status": "final", "code": {"coding": [{"code": code}]}, "subject": {"reference": f"Patient/{subject}"}})
+        put(
+            client,
+            {
+                "resourceType": "Observation",
+                "id": oid,
+                "status": "final",
+                "code": {"coding": [{"code": code}]},
+                "subject": {"reference": f"Patient/{subject}"},
+            },
+        )
     assert sorted(_match_ids(client.get("/fhir/Patient/p1/Observation").get_json())) == ["a", "b"]
     assert _match_ids(client.get("/fhir/Patient/p1/Observation?code=x").get_json()) == ["a"]
 

@@ -23,10 +23,32 @@ def observation(oid: str, **fields: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def people(client: FlaskClient) -> None:
-    put(client, patient(id="ann", name=[{"family": "Müller", "given": ["Ann"]}], birthDate="1970-03-04", gender="female",
-                        identifier=[{"system": "urn:mrn", "value": "111", "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]}}]))
-    put(client, patient(id="bob", name=[{"family": "Mullins", "given": ["Bob"]}], birthDate="1980", gender="male",
-                        identifier=[{"system": "urn:other", "value": "111"}]))
+    put(
+        client,
+        patient(
+            id="ann",
+            name=[{"family": "Müller", "given": ["Ann"]}],
+            birthDate="1970-03-04",
+            gender="female",
+            identifier=[
+                {
+                    "system": "urn:mrn",
+                    "value": "111",
+                    "type": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/v2-0203", "code": "MR"}]},
+                }
+            ],
+        ),
+    )
+    put(
+        client,
+        patient(
+            id="bob",
+            name=[{"family": "Mullins", "given": ["Bob"]}],
+            birthDate="1980",
+            gender="male",
+            identifier=[{"system": "urn:other", "value": "111"}],
+        ),
+    )
     put(client, patient(id="cy", name=[{"family": "Smith", "given": ["Cy"]}], birthDate="1990-12-31"))
 
 
@@ -52,7 +74,9 @@ def test_token_forms(client: FlaskClient, people: None) -> None:
     assert _ids(client, "/fhir/Patient?identifier=urn:mrn|111") == ["ann"]
     assert _ids(client, "/fhir/Patient?identifier=urn:other|") == ["bob"]
     assert _ids(client, "/fhir/Patient?gender=female") == ["ann"]
-    assert _ids(client, "/fhir/Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|111") == ["ann"]
+    assert _ids(client, "/fhir/Patient?identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|111") == [
+        "ann"
+    ]
 
 
 def test_token_not_includes_resources_without_the_element(client: FlaskClient, people: None) -> None:
@@ -115,7 +139,16 @@ def test_quantity_and_number(client: FlaskClient) -> None:
     assert _ids(client, "/fhir/Observation?value-quantity=gt80||kg") == ["w2"]
     assert _ids(client, "/fhir/Observation?value-quantity=lt100") == ["w1"]
     assert _ids(client, "/fhir/Observation?value-quantity=ap72") == ["w1"]
-    put(client, {"resourceType": "RiskAssessment", "id": "r1", "status": "final", "subject": {"reference": "Patient/x"}, "prediction": [{"probabilityDecimal": 0.35}]})
+    put(
+        client,
+        {
+            "resourceType": "RiskAssessment",
+            "id": "r1",
+            "status": "final",
+            "subject": {"reference": "Patient/x"},
+            "prediction": [{"probabilityDecimal": 0.35}],
+        },
+    )
     assert _ids(client, "/fhir/RiskAssessment?probability=gt0.3") == ["r1"]
     assert _ids(client, "/fhir/RiskAssessment?probability=0.35") == ["r1"]
     assert _ids(client, "/fhir/RiskAssessment?probability=lt0.3") == []
@@ -148,7 +181,10 @@ def test_id_and_last_updated(client: FlaskClient, people: None) -> None:
 
 
 def test_tag_and_profile(client: FlaskClient) -> None:
-    put(client, patient(id="t1", meta={"tag": [{"system": "urn:t", "code": "vip"}], "profile": ["http://example.org/p"]}))
+    put(
+        client,
+        patient(id="t1", meta={"tag": [{"system": "urn:t", "code": "vip"}], "profile": ["http://example.org/p"]}),
+    )
     put(client, patient(id="t2"))
     assert _ids(client, "/fhir/Patient?_tag=urn:t|vip") == ["t1"]
     assert _ids(client, "/fhir/Patient?_profile=http://example.org/p") == ["t1"]

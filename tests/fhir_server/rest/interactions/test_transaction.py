@@ -20,7 +20,10 @@ def send(client: FlaskClient, kind: str, entries: list[dict[str, Any]], **header
 
 
 def create(resource: dict[str, Any], full_url: str | None = None, **request: str) -> dict[str, Any]:
-    entry: dict[str, Any] = {"resource": resource, "request": {"method": "POST", "url": resource["resourceType"], **request}}
+    entry: dict[str, Any] = {
+        "resource": resource,
+        "request": {"method": "POST", "url": resource["resourceType"], **request},
+    }
     return {**entry, "fullUrl": full_url} if full_url else entry
 
 
@@ -36,7 +39,10 @@ def observation(subject: str, code: str = "8302-2", **fields: Any) -> dict[str, 
 
 def counts(engine: Engine) -> dict[str, int]:
     with engine.connect() as connection:
-        return {t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one() for t in ("resource", "resource_history", *SPIDX)}
+        return {
+            t: connection.execute(text(f"SELECT count(*) FROM {t}")).scalar_one()
+            for t in ("resource", "resource_history", *SPIDX)
+        }
 
 
 def test_transaction_creates_and_links_urn_uuid_references(client: FlaskClient) -> None:
@@ -94,9 +100,14 @@ def test_conditional_reference_resolves_to_the_one_match(client: FlaskClient) ->
 
 
 def test_conditional_reference_matching_nothing_fails(client: FlaskClient, engine: Engine) -> None:
-    response = send(client, "transaction", [create(patient()), create(observation("Patient?identifier=urn:mrn|nobody"))])
+    response = send(
+        client, "transaction", [create(patient()), create(observation("Patient?identifier=urn:mrn|nobody"))]
+    )
     assert response.status_code == 400
-    assert "Bundle entry 1 (`POST Observation`) failed: The conditional reference `Patient?identifier=urn:mrn|nobody` matches no resource" in outcome_text(response)
+    assert (
+        "Bundle entry 1 (`POST Observation`) failed: The conditional reference `Patient?identifier=urn:mrn|nobody` matches no resource"
+        in outcome_text(response)
+    )
     assert counts(engine)["resource"] == 0
 
 
@@ -105,13 +116,19 @@ def test_conditional_reference_matching_two_fails_with_412(client: FlaskClient, 
         post(client, patient(identifier=[{"system": "urn:mrn", "value": "7"}]))
     response = send(client, "transaction", [create(observation("Patient?identifier=urn:mrn|7"))])
     assert response.status_code == 412
-    assert "Bundle entry 0 (`POST Observation`) failed: The conditional reference `Patient?identifier=urn:mrn|7` matches more than one" in outcome_text(response)
+    assert (
+        "Bundle entry 0 (`POST Observation`) failed: The conditional reference `Patient?identifier=urn:mrn|7` matches more than one"
+        in outcome_text(response)
+    )
     assert counts(engine)["resource"] == 2
 
 
 def test_conditional_reference_to_a_conditional_create_in_the_same_bundle(client: FlaskClient) -> None:
     mrn = [{"system": "urn:mrn", "value": "99"}]
-    entries = [create(observation("Patient?identifier=urn:mrn|99")), create(patient(identifier=mrn), ifNoneExist="identifier=urn:mrn|99")]
+    entries = [
+        create(observation("Patient?identifier=urn:mrn|99")),
+        create(patient(identifier=mrn), ifNoneExist="identifier=urn:mrn|99"),
+    ]
     body = send(client, "transaction", entries).get_json()
     created = body["entry"][1]["response"]["location"].split("/_history")[0]
     assert body["entry"][0]["resource"]["subject"]["reference"] == created
@@ -119,7 +136,9 @@ def test_conditional_reference_to_a_conditional_create_in_the_same_bundle(client
 
 def test_if_none_exist_returns_the_match_without_writing(client: FlaskClient) -> None:
     existing = post(client, patient(identifier=[{"system": "urn:mrn", "value": "1"}])).get_json()
-    body = send(client, "transaction", [create(patient(), A, ifNoneExist="identifier=urn:mrn|1"), create(observation(A))]).get_json()
+    body = send(
+        client, "transaction", [create(patient(), A, ifNoneExist="identifier=urn:mrn|1"), create(observation(A))]
+    ).get_json()
     assert body["entry"][0]["response"]["status"] == "200 OK"
     assert body["entry"][0]["response"]["location"] == f"Patient/{existing['id']}/_history/1"
     assert body["entry"][1]["resource"]["subject"]["reference"] == f"Patient/{existing['id']}"
@@ -144,7 +163,10 @@ def test_processing_order_and_response_order(client: FlaskClient) -> None:
 
 def test_if_match_in_transaction_fails_with_412(client: FlaskClient) -> None:
     client.put("/fhir/Patient/v", data=orjson.dumps(patient(id="v")), headers={"Content-Type": FHIR_JSON})
-    entry = {"resource": patient(id="v", gender="male"), "request": {"method": "PUT", "url": "Patient/v", "ifMatch": 'W/"2"'}}
+    entry = {
+        "resource": patient(id="v", gender="male"),
+        "request": {"method": "PUT", "url": "Patient/v", "ifMatch": 'W/"2"'},
+    }
     response = send(client, "transaction", [entry])
     assert response.status_code == 412
     assert "is at version `1`, not the If-Match version `2`" in outcome_text(response)
@@ -152,9 +174,18 @@ def test_if_match_in_transaction_fails_with_412(client: FlaskClient) -> None:
 
 def test_get_entry_honours_if_none_match(client: FlaskClient) -> None:
     client.put("/fhir/Patient/r", data=orjson.dumps(patient(id="r")), headers={"Content-Type": FHIR_JSON})
-    entries = [{"request": {"method": "GET", "url": "Patient/r", "ifNoneMatch": 'W/"1"'}}, {"request": {"method": "GET", "url": "Patient/r/_history/1"}}]
+    entries = [
+        {"request": {"method": "GET", "url": "Patient/r", "ifNoneMatch": 'W/"1"'}},
+        {"request": {"method": "GET", "url": "Patient/r/_history/1"}},
+    ]
     body = send(client, "batch", entries).get_json()
-    assert body["entry"][0] == {"response": {"status": "304 Not Modified", "etag": 'W/"1"', "lastModified": body["entry"][1]["response"]["lastModified"]}}
+    assert body["entry"][0] == {
+        "response": {
+            "status": "304 Not Modified",
+            "etag": 'W/"1"',
+            "lastModified": body["entry"][1]["response"]["lastModified"],
+        }
+    }
     assert body["entry"][1]["resource"]["id"] == "r"
 
 
@@ -184,7 +215,10 @@ def test_batch_entries_succeed_or_fail_independently(client: FlaskClient, engine
     assert body["type"] == "batch-response"
     statuses = [e["response"]["status"] for e in body["entry"]]
     assert statuses == ["201 Created", "400 Bad Request", "404 Not Found", "201 Created", "400 Bad Request"]
-    assert "Resource `Patient/missing` was not found." in body["entry"][2]["response"]["outcome"]["issue"][0]["diagnostics"]
+    assert (
+        "Resource `Patient/missing` was not found."
+        in body["entry"][2]["response"]["outcome"]["issue"][0]["diagnostics"]
+    )
     assert counts(engine)["resource"] == 2
     assert counts(engine)["spidx_token"] > 0
 
@@ -200,13 +234,32 @@ def test_patch_entries_with_json_patch_and_fhirpath_patch(client: FlaskClient) -
 
     client.put("/fhir/Patient/pp", data=orjson.dumps(patient(id="pp")), headers={"Content-Type": FHIR_JSON})
     json_patch = base64.b64encode(orjson.dumps([{"op": "add", "path": "/gender", "value": "female"}])).decode()
-    fhirpath = {"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
-        {"name": "type", "valueCode": "replace"}, {"name": "path", "valueString": "Patient.birthDate"}, {"name": "value", "valueDate": "1980-02-02"}]}]}
+    fhirpath = {
+        "resourceType": "Parameters",
+        "parameter": [
+            {
+                "name": "operation",
+                "part": [
+                    {"name": "type", "valueCode": "replace"},
+                    {"name": "path", "valueString": "Patient.birthDate"},
+                    {"name": "value", "valueDate": "1980-02-02"},
+                ],
+            }
+        ],
+    }
     entries = [
-        {"resource": {"resourceType": "Binary", "contentType": "application/json-patch+json", "data": json_patch}, "request": {"method": "PATCH", "url": "Patient/pp"}},
+        {
+            "resource": {"resourceType": "Binary", "contentType": "application/json-patch+json", "data": json_patch},
+            "request": {"method": "PATCH", "url": "Patient/pp"},
+        },
     ]
     assert send(client, "transaction", entries).status_code == 200
-    assert send(client, "transaction", [{"resource": fhirpath, "request": {"method": "PATCH", "url": "Patient/pp"}}]).status_code == 200
+    assert (
+        send(
+            client, "transaction", [{"resource": fhirpath, "request": {"method": "PATCH", "url": "Patient/pp"}}]
+        ).status_code
+        == 200
+    )
     stored = client.get("/fhir/Patient/pp").get_json()
     assert stored["gender"] == "female" and stored["birthDate"] == "1980-02-02" and stored["meta"]["versionId"] == "3"
 
@@ -214,4 +267,7 @@ def test_patch_entries_with_json_patch_and_fhirpath_patch(client: FlaskClient) -
 def test_bundle_of_other_type_is_400(client: FlaskClient) -> None:
     response = send(client, "collection", [])
     assert response.status_code == 400
-    assert outcome_text(response) == "The Bundle's type is `collection`; only `batch` and `transaction` Bundles can be processed."
+    assert (
+        outcome_text(response)
+        == "The Bundle's type is `collection`; only `batch` and `transaction` Bundles can be processed."
+    )

@@ -22,7 +22,10 @@ def test_invalid_resource_gives_200_with_the_same_issues_as_create(client: Flask
 
 
 def test_parameters_form_and_instance_level(client: FlaskClient) -> None:
-    params = {"resourceType": "Parameters", "parameter": [{"name": "resource", "resource": patient(id="p1")}, {"name": "mode", "valueCode": "update"}]}
+    params = {
+        "resourceType": "Parameters",
+        "parameter": [{"name": "resource", "resource": patient(id="p1")}, {"name": "mode", "valueCode": "update"}],
+    }
     ok = client.post("/fhir/Patient/p1/$validate", json=params, headers={"Content-Type": FHIR_JSON})
     assert ok.get_json()["issue"][0]["severity"] == "information"
     mismatch = client.post("/fhir/Patient/p2/$validate", json=params, headers={"Content-Type": FHIR_JSON})
