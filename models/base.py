@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 
-from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, MetaData, String
+from sqlalchemy import BigInteger, DateTime, Integer, LargeBinary, MetaData, String, Table
 from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy.types import TypeEngine
 
 #: Constraint names Alembic can rely on, identical on PostgreSQL and SQLite.
 NAMING_CONVENTION = {
@@ -32,4 +33,8 @@ class Base(DeclarativeBase):
     """Base class of every table."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
-    type_annotation_map = {datetime: DateTime(timezone=True)}
+    type_annotation_map: ClassVar[dict[type, TypeEngine[Any]]] = {datetime: DateTime(timezone=True)}
+    # Declarative types ``__table__`` as any FromClause (a class may be mapped to a
+    # subquery), but every model here declares ``__tablename__``, so it is a Table:
+    # statements and the index writer rely on ``.name``, ``insert()`` and ``delete()``.
+    __table__: ClassVar[Table]
