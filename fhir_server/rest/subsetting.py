@@ -41,7 +41,7 @@ def subset(resource: dict[str, Any], summary: str | None, elements: list[str] | 
         keep = mandatory_elements(resource_type) | _ALWAYS | {"text"}
         kept = {k: v for k, v in resource.items() if k in keep}
     elif elements:
-        keep = set(elements) | _ALWAYS | mandatory_elements(resource_type)
+        keep = frozenset(elements) | _ALWAYS | mandatory_elements(resource_type)
         kept = {k: v for k, v in resource.items() if k in keep}
     else:
         return resource

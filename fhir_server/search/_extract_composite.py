@@ -146,9 +146,9 @@ class CompositePlan:
                 else:
                     entry[1].extend(composites)
         out: list[CompositeValue] = []
-        for item, composites in by_element.values():
+        for item, selecting in by_element.values():
             rows_of: dict[_Component, Any] = {}
-            for composite in composites:
+            for composite in selecting:
                 composite.combine(item, resource, rows_of, out)
         return list(dict.fromkeys(out))
 

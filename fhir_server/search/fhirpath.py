@@ -96,7 +96,7 @@ def _resolve_stub(inputs: list[Any]) -> list[Any]:
         target = reference_type(text) if isinstance(text, str) else None
         if target is not None:
             # The node's path is its type name, which is what `is Patient` checks.
-            out.append(ResourceNode.create_node({"resourceType": target}, target))  # type: ignore[no-untyped-call]
+            out.append(ResourceNode.create_node({"resourceType": target}, target))
     return out
 
 

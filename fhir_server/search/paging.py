@@ -80,7 +80,8 @@ def sort_columns(
                 bounded = sort_rows(name, resource_type, param.code, *criteria, descending=key.descending)
             if bounded is None:
                 span: Any = SpidxDateSort.__table__.alias(name)
-                narrowed, enforces = and_(span.c.resource_type == resource_type, span.c.param == param.code), ()
+                narrowed = and_(span.c.resource_type == resource_type, span.c.param == param.code)
+                enforces: tuple[Criterion, ...] = ()
             else:
                 span, narrowed, enforces = bounded
             on = and_(span.c.resource_pk == res.c.pk, narrowed)

@@ -46,7 +46,7 @@ class Planner:
     #: Criteria ignored as unknown or unsupported, with the reason (for the OperationOutcome).
     ignored: list[tuple[str, str]] = field(default_factory=list)
     #: Runs a query in the search's session; lets chains resolve their targets up front.
-    resolve: Callable[[Select[Any]], Sequence[Row[Any]]] | None = None
+    resolve: Callable[[Select[*tuple[Any, ...]]], Sequence[Row[*tuple[Any, ...]]]] | None = None
 
     def where(
         self, res: FromClause, resource_type: str, criteria: list[Criterion], *, strict: bool

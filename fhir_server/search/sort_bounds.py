@@ -80,13 +80,13 @@ def span_bounds(criteria: list[Criterion], code: str) -> tuple[datetime | None, 
         if not _plannable(criterion, code):
             continue
         bounds = [_value_bounds(v) for v in criterion.values]
-        lows = [a for a, _ in bounds]
-        highs = [b for _, b in bounds]
-        if None not in lows:
-            a = min(lows)  # type: ignore[type-var]
+        lows = [a for a, _ in bounds if a is not None]
+        highs = [b for _, b in bounds if b is not None]
+        if len(lows) == len(bounds):
+            a = min(lows)
             highest_low = a if highest_low is None else max(highest_low, a)
-        if None not in highs:
-            b = max(highs)  # type: ignore[type-var]
+        if len(highs) == len(bounds):
+            b = max(highs)
             lowest_high = b if lowest_high is None else min(lowest_high, b)
     return highest_low, lowest_high
 
@@ -170,7 +170,7 @@ def sort_rows(
     elif not descending and a is not None:
         walk_bounds = [("low", ">=", _shift(a, -_SHORT_SPAN)), *([("low", "<=", b)] if b is not None else [])]
     else:
-        rows = _span.alias(name)
+        rows: FromClause = _span.alias(name)
         return rows, and_(rows.c.resource_type == resource_type, rows.c.param == code, *_implied(rows, a, b)), ()
     parts = [select(*own, literal_column(str(i)).label("part")) for i in (0, 1)]
     rows = union_all(*parts).subquery(name)

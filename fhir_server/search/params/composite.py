@@ -40,17 +40,17 @@ COMPONENT_MODULES: Mapping[str, ModuleType] = {
     "uri": uri,
 }
 
-Condition = Callable[[Table, str | None, str, PlanContext], ColumnElement[bool]]
+Condition = Callable[[FromClause, str | None, str, PlanContext], ColumnElement[bool]]
 
 
-def _slot(table: FromClause, columns: Mapping[str, str]) -> Table:
+def _slot(table: FromClause, columns: Mapping[str, str]) -> FromClause:
     """One component's columns of an aliased ``spidx_composite``, under the plain table's names.
 
     The plain modules' conditions only read ``table.c.<name>``, so this stand-in
     is all they need (hence the cast).
     """
     renamed = SimpleNamespace(**{plain: table.c[column] for plain, column in columns.items()})
-    return cast(Table, SimpleNamespace(c=renamed))
+    return cast(FromClause, SimpleNamespace(c=renamed))
 
 
 #: A sample value per component type, for the message about a malformed composite value.
@@ -80,7 +80,7 @@ def condition_for(param: SearchParam, registry: SearchRegistry, resource_type: s
     except UnsupportedComposite as exc:
         raise UnsupportedSearch(str(exc)) from exc
 
-    def condition(table: Table, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
+    def condition(table: FromClause, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
         if modifier is not None:
             raise UnsupportedSearch(f"Modifier `:{modifier}` is not supported on composite parameter `{param.code}`.")
         parts = split_escaped(value, "$")

@@ -8,8 +8,9 @@ with ``S`` the search range and ``R`` the stored range.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, not_, or_
+from sqlalchemy import ColumnElement, FromClause, Table, and_, not_, or_
 
 from fhir_server.search.params._context import PlanContext, UnsupportedSearch
 from fhir_server.search.params._prefix import split_prefix
@@ -21,31 +22,31 @@ MODIFIERS: frozenset[str] = frozenset()
 
 
 def range_condition(
-    low: object, high: object, prefix: str, sl: datetime, sh: datetime, context: PlanContext
+    low: ColumnElement[Any], high: ColumnElement[Any], prefix: str, sl: datetime, sh: datetime, context: PlanContext
 ) -> ColumnElement[bool]:
     """The prefix rule for stored range ``[low, high]`` (columns) and search range ``[sl, sh]``."""
     # Stored ranges have low <= high, so "contained" implies low <= sh: the extra
     # bound on low (the leading index column) lets the index range scan stop early.
-    contained = and_(low >= sl, high <= sh, low <= sh)  # type: ignore[operator]
+    contained = and_(low >= sl, high <= sh, low <= sh)
     if prefix == "eq":
         return contained
     if prefix == "ne":
         return not_(contained)
     if prefix == "gt":
-        return high > sh  # type: ignore[operator,return-value]
+        return high > sh
     if prefix == "lt":
-        return low < sl  # type: ignore[operator,return-value]
+        return low < sl
     if prefix == "ge":
-        return and_(high >= sl, or_(high > sh, contained))  # type: ignore[operator]
+        return and_(high >= sl, or_(high > sh, contained))
     if prefix == "le":
-        return and_(low <= sh, or_(low < sl, contained))  # type: ignore[operator]
+        return and_(low <= sh, or_(low < sl, contained))
     if prefix == "sa":
-        return low > sh  # type: ignore[operator,return-value]
+        return low > sh
     if prefix == "eb":
-        return high < sl  # type: ignore[operator,return-value]
+        return high < sl
     # ap: overlap with the search range widened by 10% of its distance from now.
     slack = abs(context.now - sl) / 10 + (sh - sl) / 2 + timedelta(seconds=1)
-    return and_(low <= sh + slack, high >= sl - slack)  # type: ignore[operator]
+    return and_(low <= sh + slack, high >= sl - slack)
 
 
 def parse(value: str) -> tuple[str, datetime, datetime]:
@@ -62,7 +63,7 @@ def parse(value: str) -> tuple[str, datetime, datetime]:
     return prefix, bounds[0], bounds[1]
 
 
-def condition(table: Table, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
+def condition(table: FromClause, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
     """The condition on one ``spidx_date`` row for one search value."""
     if modifier is not None:
         raise UnsupportedSearch(f"Modifier `:{modifier}` is not supported on date parameters.")

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, Table, and_, not_
+from sqlalchemy import ColumnElement, FromClause, Table, and_, not_
 
 from fhir_server.search.params._context import PlanContext, UnsupportedSearch
 from fhir_server.search.params._prefix import split_prefix
@@ -15,20 +16,22 @@ TABLE: Table = SpidxNumber.__table__
 MODIFIERS: frozenset[str] = frozenset()
 
 
-def value_condition(column: object, prefix: str, value: Decimal, low: Decimal, high: Decimal) -> ColumnElement[bool]:
+def value_condition(
+    column: ColumnElement[Any], prefix: str, value: Decimal, low: Decimal, high: Decimal
+) -> ColumnElement[bool]:
     """The prefix rule on a stored value column for a search value with its precision range."""
-    within = and_(column >= low, column < high)  # type: ignore[operator]
+    within = and_(column >= low, column < high)
     rules = {
         "eq": lambda: within,
         "ne": lambda: not_(within),
-        "gt": lambda: column > value,  # type: ignore[operator]
-        "sa": lambda: column > value,  # type: ignore[operator]
-        "lt": lambda: column < value,  # type: ignore[operator]
-        "eb": lambda: column < value,  # type: ignore[operator]
-        "ge": lambda: column >= value,  # type: ignore[operator]
-        "le": lambda: column <= value,  # type: ignore[operator]
+        "gt": lambda: column > value,
+        "sa": lambda: column > value,
+        "lt": lambda: column < value,
+        "eb": lambda: column < value,
+        "ge": lambda: column >= value,
+        "le": lambda: column <= value,
         # ap: within 10% of the value (the spec's recommendation), and at least its precision.
-        "ap": lambda: and_(column >= min(low, value - abs(value) / 10), column <= max(high, value + abs(value) / 10)),  # type: ignore[operator]
+        "ap": lambda: and_(column >= min(low, value - abs(value) / 10), column <= max(high, value + abs(value) / 10)),
     }
     return rules[prefix]()
 
@@ -45,7 +48,7 @@ def parse(value: str) -> tuple[str, Decimal, Decimal, Decimal]:
     return prefix, *parsed
 
 
-def condition(table: Table, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
+def condition(table: FromClause, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
     """The condition on one ``spidx_number`` row for one search value."""
     if modifier is not None:
         raise UnsupportedSearch(f"Modifier `:{modifier}` is not supported on number parameters.")

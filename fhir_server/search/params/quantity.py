@@ -5,7 +5,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Table, and_, or_
+from sqlalchemy import ColumnElement, FromClause, Table, and_, or_
 
 from fhir_server.search.params._context import PlanContext, UnsupportedSearch
 from fhir_server.search.params.number import parse as parse_number
@@ -17,7 +17,7 @@ TABLE: Table = SpidxQuantity.__table__
 MODIFIERS: frozenset[str] = frozenset()
 
 
-def condition(table: Table, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
+def condition(table: FromClause, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
     """The condition on one ``spidx_quantity`` row for one search value."""
     if modifier is not None:
         raise UnsupportedSearch(f"Modifier `:{modifier}` is not supported on quantity parameters.")

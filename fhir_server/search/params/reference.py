@@ -6,7 +6,7 @@ search; chains (``subject:Patient.name``) are planned by the planner.
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Table, and_
+from sqlalchemy import ColumnElement, FromClause, Table, and_
 
 from conformance.resource_types import is_resource_type
 from fhir_server.search.params._context import PlanContext, UnsupportedSearch
@@ -29,7 +29,7 @@ def local_target(reference: str, base_url: str) -> tuple[str | None, str] | None
     return None
 
 
-def condition(table: Table, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
+def condition(table: FromClause, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
     """The condition on one ``spidx_reference`` row for one search value.
 
     :param modifier: ``None`` or a resource type (the ``:Type`` modifier).

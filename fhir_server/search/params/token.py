@@ -6,7 +6,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Table, and_
+from sqlalchemy import ColumnElement, FromClause, Table, and_
 
 from fhir_server.search.params._context import PlanContext, UnsupportedSearch
 from fhir_server.search.params.string import normalize
@@ -17,7 +17,7 @@ TABLE: Table = SpidxToken.__table__
 MODIFIERS = frozenset({"text", "of-type", "not"})
 
 
-def condition(table: Table, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
+def condition(table: FromClause, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
     """The condition on one ``spidx_token`` row for one search value."""
     if modifier == "text":
         return table.c.text.like(f"%{normalize(unescape(value))}%")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import ColumnElement, Table, literal
+from sqlalchemy import ColumnElement, FromClause, Table, literal
 
 from fhir_server.search.params._context import PlanContext, UnsupportedSearch
 from fhir_server.search.query import unescape
@@ -12,7 +12,7 @@ TABLE: Table = SpidxUri.__table__
 MODIFIERS = frozenset({"below", "above"})
 
 
-def condition(table: Table, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
+def condition(table: FromClause, modifier: str | None, value: str, context: PlanContext) -> ColumnElement[bool]:
     """The condition on one ``spidx_uri`` row for one search value."""
     uri = unescape(value)
     if modifier is None:
