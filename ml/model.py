@@ -76,7 +76,7 @@ class ModelSettings:
     tree_weight: float = 0.5
 
 
-class InputDecay(keras.layers.Layer):  # type: ignore[misc]  # Keras ships no type hints
+class InputDecay(keras.layers.Layer):
     """GRU-D input decay: stale carried-forward values shrink towards the mean."""
 
     def __init__(self, variables: int, **kwargs: Any) -> None:
@@ -124,7 +124,7 @@ def serving_function(networks: Sequence[keras.Model]) -> Any:
         tf.TensorSpec((None, len(STATIC_NAMES)), tf.float32, name="static"),
     ]
 
-    @tf.function(input_signature=signature)  # type: ignore[untyped-decorator]  # TensorFlow ships no type hints
+    @tf.function(input_signature=signature)
     def serve(sequence: Any, static: Any) -> Any:
         # Clipping keeps a saturated sigmoid from giving an infinite logit.
         outputs = [_logit(tf.clip_by_value(n([sequence, static], training=False), 1e-7, 1 - 1e-7)) for n in networks]

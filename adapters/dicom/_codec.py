@@ -36,7 +36,9 @@ def header_from_json(raw: bytes) -> InstanceHeader:
             data[key] = Issuer(**data[key])
     for key in _NAMES:
         if data.get(key) is not None:
-            data[key] = PersonName(**{part: tuple(v) if isinstance(v, list) else v for part, v in data[key].items()})
+            # JSON holds the name's tuples as lists.
+            parts: dict[str, Any] = {part: tuple(v) if isinstance(v, list) else v for part, v in data[key].items()}
+            data[key] = PersonName(**parts)
     try:
         return InstanceHeader(**data)
     except TypeError as exc:

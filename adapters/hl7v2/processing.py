@@ -122,7 +122,7 @@ def _finish(session: Session, pk: int, token: str, outcome: Outcome, where: str 
         .where(_INBOX.c.pk == pk, _INBOX.c.claimed_by == token, _INBOX.c.status == PENDING)
         .values(**values)
     )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
+    return bool(result.rowcount)
 
 
 class WriteFailed(Exception):

@@ -76,7 +76,8 @@ def write_batch(repo: SqlRepository, writes: list[PendingWrite]) -> list[WriteRe
     remaining = list(range(len(writes)))
     while remaining:
         seen: set[tuple[str, str]] = set()
-        this_round, later = [], []
+        this_round: list[int] = []
+        later: list[int] = []
         for position in remaining:
             key = _key(writes[position])
             (later if key in seen else this_round).append(position)
@@ -111,7 +112,9 @@ def _check(repo: SqlRepository, write: PendingWrite) -> None:
     if not isinstance(resource_id, str):
         raise BadRequest("A resource written in a batch must have an `id`.", expression="id")
     check_id(resource_id)
-    repo.access.check(repo.context, "create" if write.new else "update", resource_type, resource)
+    interaction = "create" if write.new else "update"
+    repo.access.check(repo.context, interaction, resource_type, resource)
+    repo._require_content_in_reach(interaction, resource_type, resource)
 
 
 def _round(
@@ -130,6 +133,7 @@ def _round(
         found = current.get((resource_type, resource_id))
         try:
             if found is not None:
+                repo._require_stored_in_reach("update", resource_type, resource_id)
                 pk, version, deleted, content, last_updated = found
                 if write.if_match is not None and write.if_match != version:
                     raise PreconditionFailed(

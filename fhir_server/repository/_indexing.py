@@ -72,7 +72,7 @@ def _cut(value: Any) -> Any:
 
 
 def _fields(value: IndexValue) -> dict[str, Any]:
-    row = {name: _cut(getattr(value, name)) for name in value.__slots__}  # type: ignore[attr-defined]
+    row = {name: _cut(getattr(value, name)) for name in value.__slots__}
     if isinstance(value, DateValue):
         # Open ends become sentinels so range conditions stay plain index comparisons.
         row["low"] = value.low or MIN_INSTANT

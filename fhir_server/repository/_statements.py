@@ -12,7 +12,7 @@ import re
 from datetime import datetime
 from typing import Any, NamedTuple
 
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import BindParameter, Connection, bindparam, insert, select, update
 from sqlalchemy.dialects import sqlite
 
 from fhir_server.repository._indexing import clear_index, pg_index_ctes, pg_index_params, write_index
@@ -21,7 +21,7 @@ from models import ResourceHistory, ResourceRow
 
 resource = ResourceRow.__table__
 history = ResourceHistory.__table__
-_ROW_VALUES = {
+_ROW_VALUES: dict[str, BindParameter[Any]] = {
     "resource_type": bindparam("resource_type"),
     "fhir_id": bindparam("fhir_id"),
     "version_id": bindparam("version_id"),
@@ -163,7 +163,7 @@ def insert_new(
     """Insert version 1 of a resource with its index rows; its row key, or ``None`` if the id is taken."""
     params = _params(resource_type, fhir_id, 1, now, content, method)
     if connection.dialect.name == "postgresql":
-        return _pg_execute(connection, _PG_INSERT_NEW, {**params, **pg_index_params([index])})  # type: ignore[no-any-return]
+        return _pg_execute(connection, _PG_INSERT_NEW, {**params, **pg_index_params([index])})
     pk = connection.execute(_SQLITE_INSERT_NEW, params).scalar_one_or_none()
     if pk is not None:
         connection.execute(_INSERT_HISTORY, {**params, "resource_pk": pk})
