@@ -145,7 +145,7 @@ def search_parameter_issues(
 
     :param found: the issues structural validation already found; with an error among them, nothing more is checked.
     """
-    if any(issue.is_error() for issue in found) or not is_custom(resource):
+    if any(issue.is_error for issue in found) or not is_custom(resource):
         return []
     engine = _engine_of(session)
     custom = custom_parameters(engine, fresh=True) if engine is not None else None
