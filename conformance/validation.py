@@ -33,7 +33,7 @@ def set_r4b_crosscheck(enabled: bool) -> None:
     The walker alone checks every element against the R4 definitions; the
     pydantic pass costs about three times as much again (``bench/bench_validation.py``).
     """
-    global _r4b_crosscheck
+    global _r4b_crosscheck  # noqa: PLW0603 - a process-wide setting, made once at start-up
     _r4b_crosscheck = enabled
 
 

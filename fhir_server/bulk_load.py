@@ -70,7 +70,7 @@ def load_files(files: list[Path], jobs: int, on_result: Callable[[FileResult], N
 
 
 def _init_worker() -> None:
-    global _state
+    global _state  # noqa: PLW0603 - the pool worker's own state, set once by its initializer
     _state = ServerState.from_settings(load_settings())
     # Definitions, registry and extraction plans loaded once and frozen, as in serving
     # processes: a full garbage collection then no longer walks them (measured: 15 % less CPU per resource).

@@ -161,13 +161,13 @@ class AutoRiskScorer:
                     self.scored.append(pid)
                 except FhirError as exc:  # deleted patient, concurrent scorer: the next write retries
                     _log.warning("Automatic risk scoring of `Patient/%s` failed: %s", pid, exc.diagnostics)
-                except Exception:  # a background thread must survive one bad patient
+                except Exception:  # noqa: BLE001 - logged: a background thread must survive one bad patient
                     _log.exception("Automatic risk scoring of `Patient/%s` failed", pid)
 
 
 def start_from_environment(sessions: sessionmaker[Session]) -> AutoRiskScorer | None:
     """Start the process's scorer when ``FHIR_SERVER_AUTO_RISK=1`` (once per process)."""
-    global _started
+    global _started  # noqa: PLW0603 - one scorer per process
     if os.environ.get(ENVIRONMENT_VARIABLE, "0") != "1" or _started is not None:
         return _started
     from ml.service import shared_model

@@ -34,7 +34,7 @@ _lock = threading.Lock()
 
 def shared_model() -> TrainedModel:
     """Return the process's model, loading the shipped artifacts on first use."""
-    global _model
+    global _model  # noqa: PLW0603 - one model per process, loaded on first use
     if _model is None:
         with _lock:
             if _model is None:

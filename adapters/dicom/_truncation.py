@@ -92,7 +92,7 @@ def _expects_pixels(ds: Dataset) -> bool:
         return True
     try:
         sop_class = UID(str(ds.get("SOPClassUID") or ""))
-    except Exception:
+    except Exception:  # noqa: BLE001 - pydicom's decoders raise assorted types
         # An undecodable SOP Class UID is reported by the header builder instead.
         return False
     return "Image Storage" in sop_class.name

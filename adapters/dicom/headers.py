@@ -259,7 +259,7 @@ def _optional(ds: Dataset, keyword: str) -> object:
     """Return an element's value, or ``None`` when it is absent or cannot be decoded."""
     try:
         return ds.get(keyword)
-    except Exception:
+    except Exception:  # noqa: BLE001 - see below
         # A garbled descriptive attribute must not cost us the instance; pydicom
         # raises assorted types (ValueError, KeyError, struct.error) when decoding.
         return None

@@ -102,7 +102,7 @@ class GroupCommitter:
         """Apply ``batch`` in one transaction, or one by one if that fails; settle every future."""
         try:
             applied = self._apply(batch)
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - not swallowed: retried alone, then raised in its caller's thread
             if len(batch) == 1:
                 batch[0].result.set_exception(exc)
                 return

@@ -128,7 +128,7 @@ def _after_commit(session: Session) -> None:
     for call, args in calls:
         try:
             call(*args)
-        except Exception:  # the write is already durable; never fail it afterwards
+        except Exception:  # noqa: BLE001 - logged: the write is already durable; never fail it afterwards
             _log.exception("After-commit listener %r failed", call)
 
 

@@ -132,7 +132,7 @@ def test_concurrent_batches_creating_the_same_ids_in_opposite_orders_both_succee
         try:
             for _ in range(5):
                 _write(engine, [PendingWrite(patient(id=i), skip_unchanged=True) for i in order])
-        except BaseException as exc:  # collected and asserted below
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted below, in the test's thread
             errors.append(exc)
 
     threads = [threading.Thread(target=writer, args=(o,)) for o in (ids, list(reversed(ids)))]

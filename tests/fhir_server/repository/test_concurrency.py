@@ -21,7 +21,7 @@ def _run_threads(target: object, count: int) -> list[BaseException]:
     def guarded(index: int) -> None:
         try:
             target(index)  # type: ignore[operator]
-        except BaseException as exc:  # collected and asserted in the test thread
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted in the test thread
             errors.append(exc)
 
     threads = [threading.Thread(target=guarded, args=(i,)) for i in range(count)]
