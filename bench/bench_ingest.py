@@ -48,13 +48,13 @@ CLI = [sys.executable, "-m", "fhir_server.cli"]
 def replicate(copies: int, directory: Path = SYNTHEA) -> list[bytes]:
     """The patient Bundles ``copies`` times, each copy with every UUID replaced by a fresh one."""
     sources = sorted(p for p in directory.glob("*.json") if not p.name.startswith("practitioner"))
-    out = []
-    for _ in range(copies):
-        for path in sources:
-            raw = path.read_bytes()
-            mapping: dict[bytes, bytes] = {}
-            out.append(_UUID.sub(lambda m: mapping.setdefault(m.group(0), str(uuid.uuid4()).encode()), raw))
-    return out
+    return [_fresh_uuids(path.read_bytes()) for _ in range(copies) for path in sources]
+
+
+def _fresh_uuids(raw: bytes) -> bytes:
+    """``raw`` with every UUID replaced by a fresh one (the same one at each of its occurrences)."""
+    mapping: dict[bytes, bytes] = {}
+    return _UUID.sub(lambda m: mapping.setdefault(m.group(0), str(uuid.uuid4()).encode()), raw)
 
 
 def entries(bundles: list[bytes]) -> int:

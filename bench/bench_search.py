@@ -64,7 +64,7 @@ def load(patients: int, obs: int) -> None:
         connection.cursor() as cursor,
         tqdm(total=total, unit="res", desc="Generating and COPYing") as progress,
     ):
-        for (first, last, _, _), chunk in zip(chunks, pool.imap(generate_chunk, chunks)):
+        for (first, last, _, _), chunk in zip(chunks, pool.imap(generate_chunk, chunks), strict=True):
             copy_chunk(cursor, chunk, columns)
             connection.commit()
             progress.update((last - first) * (3 + obs))

@@ -213,13 +213,13 @@ def score_batch(
     starts = [admission_time(record) for record in records]
     features = [
         extract(r.observations, start=start, patient=r.patient, encounter=r.encounter)
-        for r, start in zip(records, starts)
+        for r, start in zip(records, starts, strict=True)
         if start is not None
     ]
     probabilities = iter(model.predict(features).tolist()) if features else iter(())
     feature_iter = iter(features)
     scores = []
-    for record, start in zip(records, starts):
+    for record, start in zip(records, starts, strict=True):
         precomputed = (next(feature_iter), float(next(probabilities))) if start is not None else None
         previous_flag = _current(repo, derived_id(record.patient["id"], "mortality-flag"))
         score = assess(

@@ -77,7 +77,7 @@ def _links(path: str, pairs: Iterable[tuple[str, str]], result: SearchResult, pa
     kept = [(k, v) for k, v in pairs if k not in ("_cursor", "_count")] + [("_count", str(page_size))]
     links = {"self": page_url(base_url(), path, kept + [(k, v) for k, v in pairs if k == "_cursor"])}
     if result.next_cursor:
-        links["next"] = page_url(base_url(), path, kept + [("_cursor", result.next_cursor)])
+        links["next"] = page_url(base_url(), path, [*kept, ("_cursor", result.next_cursor)])
     if result.previous_cursor:
-        links["previous"] = page_url(base_url(), path, kept + [("_cursor", result.previous_cursor)])
+        links["previous"] = page_url(base_url(), path, [*kept, ("_cursor", result.previous_cursor)])
     return links

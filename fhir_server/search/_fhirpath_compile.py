@@ -90,7 +90,7 @@ def _where(criterion: Compiled, inner: Compiled) -> Compiled:
 def _resolve(inner: Compiled) -> Compiled:
     def step(focus: list[Item], root: Item) -> list[Item]:
         out: list[Item] = []
-        for value, key in inner(focus, root):
+        for value, _ in inner(focus, root):
             text = value.get("reference") if isinstance(value, dict) else value if isinstance(value, str) else None
             target = reference_type(text) if isinstance(text, str) else None
             if target is not None:

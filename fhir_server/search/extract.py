@@ -95,9 +95,11 @@ def extract_index_values(resource: dict[str, Any], registry: SearchRegistry | No
     for code, param_type, path, roots in plan:
         if roots is not None and roots.isdisjoint(present):
             continue  # none of the elements the expression starts from is in the resource
-        for value, fhir_type in path(resource):
-            if fhir_type == "Extension" or fhir_type is None:
-                value, fhir_type = resolve_type(value, fhir_type, param_type)
+        for found, found_type in path(resource):
+            if found_type == "Extension" or found_type is None:
+                value, fhir_type = resolve_type(found, found_type, param_type)
+            else:
+                value, fhir_type = found, found_type
             convert: Converter | None = CONVERTERS.get((param_type, fhir_type or ""))
             if convert is None:
                 continue

@@ -33,9 +33,7 @@ def date_range(text: str) -> tuple[datetime, datetime] | None:
     try:
         year = int(g["y"])
         if g["m"] is None:
-            return datetime(year, 1, 1, tzinfo=UTC), datetime(
-                year, 12, 31, 23, 59, 59, 999999, tzinfo=UTC
-            )
+            return datetime(year, 1, 1, tzinfo=UTC), datetime(year, 12, 31, 23, 59, 59, 999999, tzinfo=UTC)
         month = int(g["m"])
         if g["d"] is None:
             last = monthrange(year, month)[1]

@@ -47,7 +47,7 @@ def test_build_reproduces_the_data_file(fhir_r4_dir: Path, tmp_path: Path) -> No
 
 
 def test_build_names_a_missing_bundle(tmp_path: Path) -> None:
-    with pytest.raises(FileNotFoundError, match="search-parameters.json"):
+    with pytest.raises(FileNotFoundError, match=r"search-parameters\.json"):
         build_search_parameters.build(tmp_path)
 
 

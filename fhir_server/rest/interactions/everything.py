@@ -32,6 +32,6 @@ def everything(resource_id: str) -> Response:
     kept = [(k, v) for k, v in request.args.items(multi=True) if k != "_cursor"]
     links = {"self": page_url(base_url(), path, list(request.args.items(multi=True)))}
     if result.next_cursor:
-        links["next"] = page_url(base_url(), path, kept + [("_cursor", result.next_cursor)])
+        links["next"] = page_url(base_url(), path, [*kept, ("_cursor", result.next_cursor)])
     matches = ([patient] if patient else []) + result.matches
     return json_response(searchset_bundle(base_url(), matches, result.includes, links, None, lambda s: s.content))

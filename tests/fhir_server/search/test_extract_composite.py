@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import fields
 from decimal import Decimal
 from typing import Any
@@ -199,7 +200,7 @@ def test_unsupported_shapes_are_not_indexed_and_name_the_problem() -> None:
         component_shapes(too_many.get("Patient", "combo"), too_many, "Patient")  # type: ignore[arg-type]
     unknown = _custom([("nowhere", "value")])
     with pytest.raises(
-        UnsupportedComposite, match="Component `http://x.org/nowhere` of composite search parameter `combo`"
+        UnsupportedComposite, match=re.escape("Component `http://x.org/nowhere` of composite search parameter `combo`")
     ):
         component_shapes(unknown.get("Patient", "combo"), unknown, "Patient")  # type: ignore[arg-type]
     fine = _custom([("eye", "url"), ("eye-note", "value")])

@@ -50,7 +50,7 @@ def test_paging_is_stable_when_writes_happen_between_pages(client: FlaskClient) 
         put(client, created)
     bundle = client.get(f"/fhir/Patient/{created['id']}/_history?_count=2").get_json()
     put(client, created)  # a new version arrives while the client pages
-    next_url = [link["url"] for link in bundle["link"] if link["relation"] == "next"][0]
+    next_url = next(link["url"] for link in bundle["link"] if link["relation"] == "next")
     page2 = client.get(urlsplit(next_url)._replace(scheme="", netloc="").geturl()).get_json()
     assert [e["resource"]["meta"]["versionId"] for e in page2["entry"]] == ["2", "1"]
 

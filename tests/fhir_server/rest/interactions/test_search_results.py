@@ -100,7 +100,7 @@ def test_unknown_parameter_is_reported_or_strict_400(client: FlaskClient) -> Non
     _seed(client, 2)
     bundle = client.get("/fhir/Patient?colour=blue").get_json()
     assert len(_match_ids(bundle)) == 2
-    outcome = [e for e in bundle["entry"] if e["search"]["mode"] == "outcome"][0]["resource"]
+    outcome = next(e for e in bundle["entry"] if e["search"]["mode"] == "outcome")["resource"]
     assert "`colour` is not a search parameter of `Patient`" in outcome["issue"][0]["diagnostics"]
     strict = client.get("/fhir/Patient?colour=blue", headers={"Prefer": "handling=strict"})
     assert strict.status_code == 400
