@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from adapters.dicom.wado import blueprint as dicomweb_blueprint
+from fhir_server.auth.endpoints import blueprint as auth_blueprint
 from fhir_server.config import load_settings
 from fhir_server.rest import blueprint as rest_blueprint
 from fhir_server.state import EXTENSION_KEY, ServerState
@@ -29,6 +30,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # FHIR_SERVER_AUTO_RISK=1: re-score patients in the background after vital-sign writes.
     start_from_environment(app.extensions[EXTENSION_KEY].sessions)
     app.register_blueprint(rest_blueprint, url_prefix="/fhir")
+    # The SMART authorization server (token, JWKS, introspection, revocation).
+    app.register_blueprint(auth_blueprint)
+    if settings.auth == "off":
+        logging.getLogger(__name__).warning(
+            "FHIR_SERVER_AUTH=off: this server answers every request without a token. Use it only on a trusted machine."
+        )
     # DICOMweb retrieval of stored instances, so ImagingStudy endpoints resolve.
     app.register_blueprint(dicomweb_blueprint)
     logging.getLogger(__name__).debug("FHIR server app created for %s", settings.database_url)

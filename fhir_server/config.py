@@ -48,6 +48,11 @@ class Settings:
     #: Also check each write with the fhir.resources R4B pydantic models after the R4
     #: StructureDefinition walker (see :mod:`conformance.validation`); about 3/4 of validation time.
     r4b_crosscheck: bool = True
+    #: ``smart`` (the default): every request needs a SMART access token; ``off``: an open
+    #: server, only when set explicitly (a warning is logged at every start).
+    auth: str = "smart"
+    #: Seconds an access token is valid.
+    token_lifetime: int = 3600
 
 
 class _SettingsSchema(Schema):
@@ -61,6 +66,8 @@ class _SettingsSchema(Schema):
     max_page_size = fields.Integer(load_default=1000, validate=validate.Range(min=1, max=10000))
     conditional_delete_max = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10000))
     r4b_crosscheck = fields.Boolean(load_default=True)
+    auth = fields.String(load_default="smart", validate=validate.OneOf(["smart", "off"]))
+    token_lifetime = fields.Integer(load_default=3600, validate=validate.Range(min=60, max=86400))
 
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> Settings:

@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from conformance.validation import set_r4b_crosscheck
+from fhir_server.auth.service import AuthService
 from fhir_server.config import Settings
 from fhir_server.db import make_engine, make_session_factory
 
@@ -21,6 +22,8 @@ class ServerState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    #: SMART authorization (keys, tokens); ``None`` when ``FHIR_SERVER_AUTH=off``.
+    auth: AuthService | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServerState:
@@ -28,4 +31,8 @@ class ServerState:
         # settings are applied here too.
         set_r4b_crosscheck(settings.r4b_crosscheck)
         engine = make_engine(settings.database_url)
-        return cls(settings, engine, make_session_factory(engine))
+        sessions = make_session_factory(engine)
+        auth = (
+            AuthService.create(sessions, token_lifetime=settings.token_lifetime) if settings.auth == "smart" else None
+        )
+        return cls(settings, engine, sessions, auth)

@@ -6,6 +6,7 @@ Every table is created by Alembic migrations (``alembic/versions``), never by
 
 from __future__ import annotations
 
+from models.auth import AuthAssertionJti, AuthClient, AuthRevokedToken, AuthSigningKey, AuthUser
 from models.base import Base
 from models.dicom import DicomInstance
 from models.hl7v2 import Hl7v2Message
@@ -25,6 +26,11 @@ from models.search import (
 
 __all__ = [
     "INDEX_TABLES",
+    "AuthAssertionJti",
+    "AuthClient",
+    "AuthRevokedToken",
+    "AuthSigningKey",
+    "AuthUser",
     "Base",
     "DicomInstance",
     "Hl7v2Message",

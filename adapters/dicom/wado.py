@@ -22,6 +22,7 @@ from flask import Blueprint, Response, current_app, request
 from adapters.dicom.filestore import FileStore
 from adapters.dicom.settings import DicomSettings, load_dicom_settings
 from adapters.dicom.store import find_instances
+from fhir_server.auth.bearer import protect
 from fhir_server.db import unit_of_work
 from fhir_server.state import EXTENSION_KEY, ServerState
 
@@ -39,6 +40,8 @@ EXTENSION = "dicom"
 _CHUNK = 1 << 16
 
 blueprint = Blueprint("dicomweb", __name__, url_prefix="/dicomweb")
+# The files are patient data: a token must allow reading ImagingStudy, as for the FHIR API.
+protect(blueprint, "ImagingStudy")
 
 
 @blueprint.record_once

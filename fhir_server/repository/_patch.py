@@ -40,6 +40,8 @@ def patch_resource(
     current = repo._lock_current(resource_type, resource_id)
     if current is None:
         raise NotFound(f"Resource `{resource_type}/{resource_id}` was not found, so it cannot be patched.")
+    # Outside the caller's reach it must look missing, before the patch can say anything about it.
+    repo._require_stored_in_reach("patch", resource_type, resource_id)
     _, version, deleted, content = current
     if deleted:
         raise Gone(

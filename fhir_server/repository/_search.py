@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import UTC
 from typing import Any
@@ -10,6 +11,8 @@ from sqlalchemy import ColumnElement, Row, and_, false, func, or_, select, text,
 from sqlalchemy.orm import Session
 
 from conformance.search_parameters import SearchRegistry
+from fhir_server.repository._reach import compartment_condition, reach_condition, reachable_ids
+from fhir_server.repository.context import Reach
 from fhir_server.repository.protocol import StoredResource
 from fhir_server.search.paging import after, decode_cursor, encode_cursor, order_by, sort_columns
 from fhir_server.search.params._context import PlanContext
@@ -20,6 +23,8 @@ from models.search import SpidxReference
 
 _resource = ResourceRow.__table__
 _reference = SpidxReference.__table__
+#: What a caller reaches of a resource type (see :meth:`AccessPolicy.restriction`).
+ReachOf = Callable[[str], list[Reach] | None]
 #: How many rounds of ``:iterate`` includes are followed at most.
 MAX_INCLUDE_ROUNDS = 5
 
@@ -52,14 +57,18 @@ def run_search(
     page_size: int,
     strict: bool,
     compartment: tuple[str, str] | None = None,
+    reach: ReachOf = lambda resource_type: None,
 ) -> SearchResult:
     """Execute ``query`` over resources of ``types``.
 
     :param compartment: ``(CompartmentType, id)`` to restrict to that compartment.
+    :param reach: what the caller reaches of a type (``None``: all); matches, includes
+        and totals never leave it, so a restricted caller cannot learn of the rest.
     """
     planner = Planner(registry, context, resolve=lambda query: session.execute(query).all())
     res = _resource.alias("r")
-    condition = or_(*(_type_condition(planner, res, t, query.criteria, strict, compartment) for t in types))
+    scope = _Scope(compartment, reach)
+    condition = or_(*(_type_condition(planner, res, t, query.criteria, strict, scope) for t in types))
     # Across several types only the resource-table keys (_id, _lastUpdated) are comparable.
     keys = query.sort if len(types) == 1 else [k for k in query.sort if k.code in ("_id", "_lastUpdated")]
     criteria = (query.criteria, context) if len(types) == 1 else None
@@ -73,7 +82,7 @@ def run_search(
     page_condition = condition
     if enforced:  # the sort join checks these; the count below still needs them
         rest = [c for c in query.criteria if c not in enforced]
-        page_condition = _type_condition(replace(planner, ignored=[]), res, types[0], rest, strict, compartment)
+        page_condition = _type_condition(replace(planner, ignored=[]), res, types[0], rest, strict, scope)
     source: Any = res
     for column in columns:
         if column.join is not None:
@@ -91,14 +100,14 @@ def run_search(
     rows = rows[:page_size]
     if backwards:
         rows.reverse()
-    keys = [[row._mapping[f"sk{i}"] for i in range(len(columns))] for row in rows]
+    row_keys = [[row._mapping[f"sk{i}"] for i in range(len(columns))] for row in rows]
     if rows:
         if more or backwards:
-            result.next_cursor = encode_cursor(keys[-1], backwards=False)
+            result.next_cursor = encode_cursor(row_keys[-1], backwards=False)
         if cursor_values is not None and (more or not backwards):
-            result.previous_cursor = encode_cursor(keys[0], backwards=True)
+            result.previous_cursor = encode_cursor(row_keys[0], backwards=True)
     result.matches = [_stored(row) for row in rows]
-    result.includes = _includes(session, result.matches, query.includes)
+    result.includes = _includes(session, result.matches, query.includes, _visible_filter(session, registry, reach))
     result.total = _total(
         session, res, condition, query.total, len(rows) if cursor_values is None and not more else None
     )
@@ -111,22 +120,46 @@ def _type_condition(
     resource_type: str,
     criteria: list[Criterion],
     strict: bool,
-    compartment: tuple[str, str] | None,
+    scope: _Scope,
 ) -> ColumnElement[bool]:
     condition = planner.where(res, resource_type, criteria, strict=strict)
-    if compartment is None:
-        return condition
-    compartment_type, compartment_id = compartment
-    params = planner.registry.compartment_params(compartment_type, resource_type)
-    if not params:
-        return false()
-    members = select(_reference.c.resource_pk).where(
-        _reference.c.resource_type == resource_type,
-        _reference.c.param.in_(params),
-        _reference.c.target_type == compartment_type,
-        _reference.c.target_id == compartment_id,
-    )
-    return and_(condition, res.c.pk.in_(members))
+    if scope.compartment is not None:
+        compartment_type, _ = scope.compartment
+        if not planner.registry.compartment_params(compartment_type, resource_type):
+            return false()
+        condition = and_(condition, compartment_condition(res, resource_type, scope.compartment, planner.registry))
+    reaches = scope.reach(resource_type)
+    if reaches is not None:
+        condition = and_(condition, reach_condition(res, resource_type, reaches, planner.registry, planner))
+    return condition
+
+
+@dataclass(frozen=True, slots=True)
+class _Scope:
+    """What a search is confined to besides its criteria: a compartment search, the caller's reach."""
+
+    compartment: tuple[str, str] | None
+    reach: ReachOf
+
+
+def _visible_filter(
+    session: Session, registry: SearchRegistry, reach: ReachOf
+) -> Callable[[list[StoredResource]], list[StoredResource]]:
+    """Drops the resources outside the caller's reach (one query per restricted type)."""
+
+    def visible(found: list[StoredResource]) -> list[StoredResource]:
+        by_type: dict[str, list[str]] = {}
+        for stored in found:
+            by_type.setdefault(stored.resource_type, []).append(stored.id)
+        allowed: dict[str, set[str] | None] = {}
+        for resource_type, ids in by_type.items():
+            reaches = reach(resource_type)
+            allowed[resource_type] = (
+                None if reaches is None else reachable_ids(session, registry, resource_type, ids, reaches)
+            )
+        return [s for s in found if (reached := allowed[s.resource_type]) is None or s.id in reached]
+
+    return visible
 
 
 def _total(
@@ -144,7 +177,12 @@ def _total(
     return int(session.execute(count).scalar_one())
 
 
-def _includes(session: Session, matches: list[StoredResource], specs: list[IncludeSpec]) -> list[StoredResource]:
+def _includes(
+    session: Session,
+    matches: list[StoredResource],
+    specs: list[IncludeSpec],
+    visible: Callable[[list[StoredResource]], list[StoredResource]],
+) -> list[StoredResource]:
     seen = {(m.resource_type, m.id) for m in matches}
     found: list[StoredResource] = []
     frontier = matches
@@ -153,7 +191,7 @@ def _includes(session: Session, matches: list[StoredResource], specs: list[Inclu
         if not active or not frontier:
             break
         new = []
-        for stored in _include_round(session, frontier, active):
+        for stored in visible(_include_round(session, frontier, active)):
             if (stored.resource_type, stored.id) not in seen:
                 seen.add((stored.resource_type, stored.id))
                 new.append(stored)

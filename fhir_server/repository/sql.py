@@ -11,17 +11,19 @@ import uuid
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Row, select
+from sqlalchemy import ColumnElement, Row, and_, false, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from conformance.issues import ValidationIssue
+from conformance.resource_types import R4_RESOURCE_TYPES
 from conformance.search_parameters import SearchRegistry
 from conformance.validation import validate_resource
 from fhir_server.db import begin_write
 from fhir_server.errors import (
     BadRequest,
     Conflict,
+    Forbidden,
     Gone,
     InvalidResource,
     NotFound,
@@ -29,6 +31,7 @@ from fhir_server.errors import (
 )
 from fhir_server.repository import _statements as sql
 from fhir_server.repository._batch_write import PendingWrite, write_batch
+from fhir_server.repository._reach import planner_for, reach_condition, reachable
 from fhir_server.repository._rules import check_id, check_resource_type, same_content, stamp, utc
 from fhir_server.repository._search import SearchResult, run_search
 from fhir_server.repository.context import AccessPolicy, AllowAll, RequestContext
@@ -39,7 +42,7 @@ from fhir_server.repository.protocol import (
     WriteResult,
 )
 from fhir_server.repository.registry_sync import registry_for, search_parameter_issues
-from fhir_server.search.index_values import IndexValue
+from fhir_server.search.index_values import IndexValue, ReferenceValue
 from fhir_server.search.params._context import PlanContext
 from fhir_server.search.query import SearchQuery
 from fhir_server.search.sort_values import search_index_values
@@ -104,6 +107,7 @@ class SqlRepository:
         self._require_valid(resource)
         resource_type = resource["resourceType"]
         self.access.check(self.context, "create", resource_type, resource)
+        self._require_content_in_reach("create", resource_type, resource)
         begin_write(self.session)
         stored = self._insert_new(resource_type, resource_id or str(uuid.uuid4()), resource, method)
         if stored is None:
@@ -145,8 +149,11 @@ class SqlRepository:
             )
         self._require_valid(resource, resource_type)
         self.access.check(self.context, "update", resource_type, resource)
+        self._require_content_in_reach("update", resource_type, resource)
         begin_write(self.session)
         current = self._lock_current(resource_type, resource_id)
+        if current is not None:
+            self._require_stored_in_reach("update", resource_type, resource_id)
         if current is None:
             if if_match is not None:
                 raise PreconditionFailed(
@@ -178,6 +185,7 @@ class SqlRepository:
         current = self._lock_current(resource_type, resource_id)
         if current is None:
             return None
+        self._require_stored_in_reach("delete", resource_type, resource_id)
         pk, version, deleted, _ = current
         if if_match is not None and if_match != version:
             raise PreconditionFailed(
@@ -201,7 +209,7 @@ class SqlRepository:
         """Everything the search index stores for ``resource``: extracted values and date sort keys."""
         return search_index_values(resource, self.registry)
 
-    def _lock_current(self, resource_type: str, resource_id: str) -> Row[Any] | None:
+    def _lock_current(self, resource_type: str, resource_id: str) -> Row[Any, Any, Any, Any] | None:
         params = {"resource_type": resource_type, "fhir_id": resource_id}
         return self.session.connection().execute(sql.LOCK_CURRENT, params).one_or_none()
 
@@ -239,6 +247,58 @@ class SqlRepository:
         record_write(self.session, resource_type, resource_id, version, stamped)
         return StoredResource(resource_type, resource_id, version, now, content, method)
 
+    # -- reach: what a restricted caller (a SMART token) may see and change ------------
+
+    def _require_stored_in_reach(self, interaction: str, resource_type: str, resource_id: str) -> None:
+        """A 404, as for a missing resource, when the stored resource is outside the caller's reach."""
+        reaches = self.access.restriction(self.context, interaction, resource_type)
+        if reaches is not None and not reachable(self.session, self.registry, resource_type, resource_id, reaches):
+            raise NotFound(f"Resource `{resource_type}/{resource_id}` was not found.")
+
+    def _require_content_in_reach(self, interaction: str, resource_type: str, resource: dict[str, Any]) -> None:
+        """A 403 when a resource to be written would lie outside every compartment the caller reaches.
+
+        A scope's query (``?category=...``) restricts reads and searches; writes are held to the compartment.
+        """
+        reaches = self.access.restriction(self.context, interaction, resource_type)
+        if reaches is None or any(reach.compartment is None for reach in reaches):
+            return
+        links = {
+            (v.param, v.target_type, v.target_id) for v in self.index_values(resource) if isinstance(v, ReferenceValue)
+        }
+        for reach in reaches:
+            assert reach.compartment is not None
+            compartment_type, compartment_id = reach.compartment
+            if resource_type == compartment_type:
+                if resource.get("id") == compartment_id:
+                    return
+                continue
+            params = self.registry.compartment_params(compartment_type, resource_type)
+            if any((param, compartment_type, compartment_id) in links for param in params):
+                return
+        raise Forbidden(
+            f"The access token may write `{resource_type}` only within its patient's compartment, "
+            "and this resource does not refer to that patient."
+        )
+
+    def _history_reach(self, resource_type: str | None) -> ColumnElement[bool] | None:
+        """The condition on history rows of a type or system history for a restricted caller."""
+        types = [resource_type] if resource_type is not None else sorted(R4_RESOURCE_TYPES)
+        restrictions = {t: self.access.restriction(self.context, "history", t) for t in types}
+        if all(r is None for r in restrictions.values()):
+            return None
+        res = ResourceRow.__table__.alias("r")
+        planner = planner_for(self.session, self.registry)
+        open_types = [t for t, r in restrictions.items() if r is None]
+        alternatives: list[ColumnElement[bool]] = [ResourceHistory.resource_type.in_(open_types)] if open_types else []
+        for name, reaches in restrictions.items():
+            if reaches:
+                members = select(res.c.pk).where(reach_condition(res, name, reaches, self.registry, planner))
+                alternatives.append(
+                    and_(ResourceHistory.resource_type == name, ResourceHistory.resource_pk.in_(members))
+                )
+        return or_(*alternatives) if alternatives else false()
+
     # -- reads ----------------------------------------------------------------------
 
     def read(self, resource_type: str, resource_id: str) -> StoredResource:
@@ -249,6 +309,7 @@ class SqlRepository:
         row = self.session.connection().execute(sql.READ_CURRENT, params).one_or_none()
         if row is None:
             raise NotFound(f"Resource `{resource_type}/{resource_id}` was not found.")
+        self._require_stored_in_reach("read", resource_type, resource_id)
         if row.content is None:
             raise Gone(f"Resource `{resource_type}/{resource_id}` was deleted (version `{row.version_id}`).")
         return StoredResource(resource_type, resource_id, row.version_id, utc(row.last_updated), row.content)
@@ -259,6 +320,9 @@ class SqlRepository:
         self.access.check(self.context, "vread", resource_type, None)
         missing = NotFound(f"Resource `{resource_type}/{resource_id}` with version `{version_id}` was not found.")
         if not version_id.isdigit():
+            raise missing
+        reaches = self.access.restriction(self.context, "vread", resource_type)
+        if reaches is not None and not reachable(self.session, self.registry, resource_type, resource_id, reaches):
             raise missing
         row = self.session.execute(
             select(ResourceHistory.last_updated, ResourceHistory.content, ResourceHistory.method).where(
@@ -304,6 +368,7 @@ class SqlRepository:
             page_size=page_size,
             strict=strict,
             compartment=compartment,
+            reach=lambda resource_type: self.access.restriction(self.context, "search", resource_type),
         )
 
     def history(
@@ -318,8 +383,16 @@ class SqlRepository:
         """Versions newest first, keyset-paged on the history row key so pages stay stable under writes."""
         if resource_type is not None:
             check_resource_type(resource_type)
-        self.access.check(self.context, "history", resource_type, None)
+        interaction = "history-instance" if resource_id is not None else "history"
+        self.access.check(self.context, interaction, resource_type, None)
         query = select(ResourceHistory).order_by(ResourceHistory.pk.desc()).limit(count + 1)
+        if resource_id is not None:
+            assert resource_type is not None
+            self._require_stored_in_reach(interaction, resource_type, resource_id)
+        else:
+            reach = self._history_reach(resource_type)
+            if reach is not None:
+                query = query.where(reach)
         if resource_type is not None:
             query = query.where(ResourceHistory.resource_type == resource_type)
         if resource_id is not None:

@@ -8,6 +8,8 @@ from typing import Any
 
 from flask import Blueprint, current_app, g
 
+from fhir_server.auth.bearer import Unauthorized, authenticate, unauthorized_response
+from fhir_server.auth.policy import SmartPolicy
 from fhir_server.repository import RequestContext, SqlRepository
 from fhir_server.state import EXTENSION_KEY, ServerState
 
@@ -22,8 +24,12 @@ def repository() -> SqlRepository:
     """The request's repository, opening its session on first use."""
     repo: SqlRepository | None = g.get("fhir_repository")
     if repo is None:
-        session = server_state().sessions()
-        repo = SqlRepository(session, RequestContext(actor="rest"))
+        state = server_state()
+        context: RequestContext = g.get("request_context") or RequestContext(actor="rest")
+        repo = SqlRepository(state.sessions(), context)
+        if state.auth is not None:
+            # The token's scopes and launch context, enforced by the repository on every interaction.
+            repo.access = SmartPolicy.for_context(context, repo.registry)
         g.fhir_repository = repo
     return repo
 
@@ -60,6 +66,8 @@ def _negotiate() -> None:
 
 
 def register_request_scope(blueprint: Blueprint) -> None:
-    """Negotiate the response format first; close (rolling back if uncommitted) the session at teardown."""
+    """Authenticate, then negotiate the response format; close (rolling back if uncommitted) the session at teardown."""
+    blueprint.before_request(authenticate)
+    blueprint.register_error_handler(Unauthorized, unauthorized_response)
     blueprint.before_request(_negotiate)
     blueprint.teardown_request(_close_session)

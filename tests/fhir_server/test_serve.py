@@ -24,7 +24,11 @@ def _free_port() -> int:
 @pytest.mark.parametrize("workers", [0, 2])
 def test_serve_migrates_sqlite_and_serves(tmp_path: Path, workers: int) -> None:
     port = _free_port()
-    env = {**os.environ, "FHIR_SERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}"}
+    env = {
+        **os.environ,
+        "FHIR_SERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'fresh.sqlite3'}",
+        "FHIR_SERVER_AUTH": "off",
+    }
     command = [sys.executable, "-m", "fhir_server.cli", "serve", "--port", str(port), "--workers", str(workers)]
     server = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:

@@ -28,7 +28,7 @@ def dicomweb(
 ) -> Iterator[tuple[FlaskClient, list[bytes]]]:
     # The app factory mounts the DICOMweb blueprint, which reads the store directory then.
     monkeypatch.setenv("FHIR_SERVER_DICOM_STORE_DIR", str(tmp_path / "dicom"))
-    app = create_app({"database_url": database_url})
+    app = create_app({"database_url": database_url, "auth": "off"})
     store = InstanceStore(FileStore(tmp_path / "dicom"), app.extensions["fhir_server"].sessions)
     sent = [build_instance(), build_instance(SOPInstanceUID=f"{SOP_UID}.2", InstanceNumber="2")]
     for data in sent:

@@ -68,7 +68,7 @@ def ids(client: FlaskClient, url: str, **headers: str) -> list[str]:
 def other_client(database_url: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[FlaskClient]:
     """A second app on the same database, checking the marker every 50 ms instead of every second."""
     monkeypatch.setattr(registry_sync, "CHECK_INTERVAL", 0.05)
-    other = create_app({"database_url": database_url, "base_url": "http://fhir.test/fhir"})
+    other = create_app({"database_url": database_url, "base_url": "http://fhir.test/fhir", "auth": "off"})
     yield other.test_client()
     other.extensions["fhir_server"].engine.dispose()
 

@@ -26,7 +26,7 @@ def test_unknown_url_is_404_outcome(client: FlaskClient) -> None:
 def test_body_over_limit_is_413(database_url: str) -> None:
     from fhir_server.app import create_app
 
-    app = create_app({"database_url": database_url, "max_body_bytes": 2048})
+    app = create_app({"database_url": database_url, "max_body_bytes": 2048, "auth": "off"})
     response = post(app.test_client(), patient(name=[{"family": "x" * 5000}]))
     assert response.status_code == 413
     assert "at most 2048" in outcome_text(response)

@@ -1,0 +1,83 @@
+"""SMART on FHIR authorization state: users, clients, signing keys, token revocations.
+
+Secrets are stored only as argon2 hashes; signing keys as private JWKs (the
+database is the key store, so every server process signs and verifies alike).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, intpk
+
+
+class AuthUser(Base):
+    """A person who signs in on the login page."""
+
+    __tablename__ = "auth_user"
+
+    pk: Mapped[intpk]
+    username: Mapped[str] = mapped_column(String(128), unique=True)
+    #: argon2id hash (PHC string) of the password.
+    password_hash: Mapped[str] = mapped_column(String(256))
+    #: ``Practitioner/ID``, ``Patient/ID`` or ``RelatedPerson/ID``: the FHIR resource the user is.
+    fhir_user: Mapped[str | None] = mapped_column(String(140))
+    created: Mapped[datetime]
+
+
+class AuthClient(Base):
+    """A registered SMART app or backend service."""
+
+    __tablename__ = "auth_client"
+
+    pk: Mapped[intpk]
+    client_id: Mapped[str] = mapped_column(String(128), unique=True)
+    #: ``none`` (public), ``client_secret_basic`` (symmetric) or ``private_key_jwt`` (asymmetric).
+    auth_method: Mapped[str] = mapped_column(String(32))
+    #: argon2id hash of the client secret, for ``client_secret_basic``.
+    secret_hash: Mapped[str | None] = mapped_column(String(256))
+    #: The client's public keys (a JWK Set as JSON) or where to fetch them, for ``private_key_jwt``.
+    jwks: Mapped[str | None] = mapped_column(Text)
+    jwks_url: Mapped[str | None] = mapped_column(String(2000))
+    #: Space-separated exact redirect URIs.
+    redirect_uris: Mapped[str] = mapped_column(Text, default="")
+    #: Space-separated scopes: the most the client may be granted.
+    scope: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime]
+
+
+class AuthSigningKey(Base):
+    """A private key the server signs access tokens with; the newest unretired one signs."""
+
+    __tablename__ = "auth_signing_key"
+
+    pk: Mapped[intpk]
+    kid: Mapped[str] = mapped_column(String(64), unique=True)
+    #: The private key as a JWK (JSON).
+    private_jwk: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime]
+    #: Set by rotation; a retired key still verifies (and is published) until its tokens expire.
+    retired: Mapped[datetime | None]
+
+
+class AuthRevokedToken(Base):
+    """An access or refresh token revoked before its expiry (RFC 7009), by JWT id."""
+
+    __tablename__ = "auth_revoked_token"
+
+    jti: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: After this the token is refused anyway and the row may be purged.
+    expires: Mapped[datetime]
+
+
+class AuthAssertionJti(Base):
+    """A client assertion already used: a replay of its ``jti`` is refused."""
+
+    __tablename__ = "auth_assertion_jti"
+
+    jti: Mapped[str] = mapped_column(String(255), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128))
+    expires: Mapped[datetime]
