@@ -86,6 +86,8 @@ class StorageScp:
         self.ae.require_calling_aet = list(allowed_calling)
         self.ae.add_supported_context(Verification)
         for context in AllStoragePresentationContexts:
+            if context.abstract_syntax is None:  # pynetdicom's storage contexts all name their SOP class
+                raise RuntimeError(f"pynetdicom's storage context {context} names no SOP class.")
             self.ae.add_supported_context(context.abstract_syntax, list(AllTransferSyntaxes))
         self._server: ThreadedAssociationServer | None = None
 

@@ -192,7 +192,7 @@ class MllpServer:
         self._stop_requested = asyncio.Event()
         try:
             port = await self.start_async()
-        except BaseException as exc:
+        except BaseException as exc:  # noqa: BLE001 - not swallowed: re-raised by the thread waiting on `started`
             self._loop = self._stop_requested = None
             started.set_exception(exc)
             return
