@@ -11,6 +11,7 @@ from tqdm import tqdm
 
 from fhir_server.cli_support import server_state
 from fhir_server.loader import LoadError, iter_files
+from fhir_server.tls import ServerTls, tls_options
 
 
 @click.group()
@@ -22,8 +23,9 @@ def main() -> None:
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8080, show_default=True, type=int)
 @click.option("--workers", default=0, type=int, help="Run gunicorn with N worker processes (production).")
-def serve(host: str, port: int, workers: int) -> None:
-    """Serve the FHIR API at http://HOST:PORT/fhir."""
+@tls_options
+def serve(host: str, port: int, workers: int, tls: ServerTls | None) -> None:
+    """Serve the FHIR API at http://HOST:PORT/fhir, or https:// with --certfile and --keyfile."""
     from fhir_server import migrations
     from fhir_server.app import create_app
 
@@ -32,18 +34,20 @@ def serve(host: str, port: int, workers: int) -> None:
         # The embedded default must work with no set-up step; PostgreSQL is migrated by `db upgrade`.
         migrations.upgrade(state.engine)
     state.engine.dispose()
-    click.echo(f"FHIR server on http://{host}:{port}/fhir ({state.settings.database_url})")
+    scheme = "https" if tls else "http"
+    click.echo(f"FHIR server on {scheme}://{host}:{port}/fhir ({state.settings.database_url})")
     if workers:
         from fhir_server.gunicorn_app import run_gunicorn
 
-        run_gunicorn(host, port, workers)
+        # gunicorn builds its own context from the files (checked above, so its workers cannot fail on them).
+        run_gunicorn(host, port, workers, tls.files if tls else None)
     else:
         from fhir_server.state import EXTENSION_KEY
         from fhir_server.warmup import prepare_process
 
         app = create_app()
         prepare_process(app.extensions[EXTENSION_KEY].engine)
-        app.run(host=host, port=port, threaded=True)
+        app.run(host=host, port=port, threaded=True, ssl_context=tls.context if tls else None)
 
 
 @main.group()

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any
+import ssl
+from typing import TYPE_CHECKING, Any
 
 from gunicorn.app.base import BaseApplication
+
+if TYPE_CHECKING:
+    from fhir_server.tls import TlsFiles
 
 
 class _FhirGunicorn(BaseApplication):
@@ -27,6 +31,11 @@ class _FhirGunicorn(BaseApplication):
         return app
 
 
-def run_gunicorn(host: str, port: int, workers: int) -> None:
-    """Serve with ``workers`` synchronous worker processes until interrupted."""
-    _FhirGunicorn({"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4}).run()
+def run_gunicorn(host: str, port: int, workers: int, tls: TlsFiles | None = None) -> None:
+    """Serve with ``workers`` synchronous worker processes until interrupted; over TLS with ``tls``."""
+    options: dict[str, Any] = {"bind": f"{host}:{port}", "workers": workers, "worker_class": "gthread", "threads": 4}
+    if tls is not None:
+        options |= {"certfile": str(tls.certfile), "keyfile": str(tls.keyfile)}
+        if tls.cafile is not None:
+            options |= {"ca_certs": str(tls.cafile), "cert_reqs": ssl.CERT_REQUIRED}
+    _FhirGunicorn(options).run()
