@@ -20,6 +20,7 @@ from adapters.hl7v2.listener import Listener
 from adapters.hl7v2.processing import process
 from adapters.hl7v2.worker import Worker
 from fhir_server.cli_support import server_state
+from fhir_server.tls import ServerTls, TlsFiles, tls_options
 
 __all__ = ["hl7"]
 
@@ -56,10 +57,12 @@ def hl7() -> None:
     help="Listener processes sharing the port (SO_REUSEPORT), e.g. one per core.",
 )  # fmt: skip
 @click.option("--reuse-port", is_flag=True, hidden=True, help="Bind with SO_REUSEPORT (set for the extra processes).")
+@tls_options
 def listen(
-    host: str, port: int, defer_mapping: bool, no_worker: bool, lease: float, processes: int, reuse_port: bool
-) -> None:
-    """Receive HL7 v2 messages over MLLP on HOST:PORT (0: any free port)."""
+    host: str, port: int, defer_mapping: bool, no_worker: bool, lease: float, processes: int, reuse_port: bool,
+    tls: ServerTls | None,
+) -> None:  # fmt: skip
+    """Receive HL7 v2 messages over MLLP on HOST:PORT (0: any free port); over TLS with --certfile and --keyfile."""
     if processes > 1 and port == 0:
         raise click.UsageError("`--processes` above 1 needs a fixed `--port`: the processes share it.")
     state = server_state()
@@ -69,13 +72,15 @@ def listen(
     start_from_environment(state.sessions)
     listener = Listener(
         state.sessions, host=host, port=port, defer_mapping=defer_mapping, run_worker=not no_worker, lease=lease,
-        reuse_port=reuse_port or processes > 1,
+        reuse_port=reuse_port or processes > 1, ssl_context=tls.context if tls else None,
     )  # fmt: skip
     bound = listener.start()
     # The other processes bind the same port once this one holds it; the kernel spreads
     # connections over all of them, so mapping and validation use every core.
-    extra = [_spawn_listener(host, port, defer_mapping, lease) for _ in range(processes - 1)]
-    click.echo(f"HL7 v2 MLLP listener on {host}:{bound} ({state.engine.url.render_as_string(hide_password=True)})")
+    child_tls = tls.files if tls else None
+    extra = [_spawn_listener(host, port, defer_mapping, lease, child_tls) for _ in range(processes - 1)]
+    database = state.engine.url.render_as_string(hide_password=True)
+    click.echo(f"HL7 v2 MLLP listener on {host}:{bound}{' over TLS' if tls else ''} ({database})")
     try:
         _wait_for_signal()
     finally:
@@ -86,10 +91,16 @@ def listen(
             child.wait()
 
 
-def _spawn_listener(host: str, port: int, defer_mapping: bool, lease: float) -> subprocess.Popen[bytes]:
+def _spawn_listener(
+    host: str, port: int, defer_mapping: bool, lease: float, tls: TlsFiles | None
+) -> subprocess.Popen[bytes]:
     """One more listener process on the same port, without a mapping worker of its own."""
     command = [sys.executable, "-m", "fhir_server.cli", "hl7", "listen", "--host", host, "--port", str(port)]
     command += ["--lease", str(lease), "--no-worker", "--reuse-port"] + (["--defer-mapping"] if defer_mapping else [])
+    if tls is not None:
+        # Each process builds its own context from the same files (checked here already).
+        command += ["--certfile", str(tls.certfile), "--keyfile", str(tls.keyfile)]
+        command += ["--ca-file", str(tls.cafile)] if tls.cafile else []
     return subprocess.Popen(command)
 
 

@@ -35,6 +35,8 @@ from adapters.hl7v2.server import MllpServer
 from adapters.hl7v2.worker import Worker
 
 if TYPE_CHECKING:
+    import ssl
+
     from sqlalchemy.orm import Session, sessionmaker
 
 __all__ = ["Listener", "storing_handler"]
@@ -138,6 +140,7 @@ class Listener:
 
     The worker maps what the handler leaves to it (enhanced mode, deferred
     mapping) and resumes rows whose claim expired (a crash mid-mapping).
+    With ``ssl_context`` the server speaks MLLP over TLS only.
     """
 
     def __init__(
@@ -152,12 +155,13 @@ class Listener:
         max_message_size: int = DEFAULT_MAX_MESSAGE_SIZE,
         lease: float = 30.0,
         reuse_port: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.worker = Worker(factory, name=f"listener-worker:{port}") if run_worker else None
         handler = storing_handler(factory, defer_mapping=defer_mapping, lease=lease, worker=self.worker)
         self.server = MllpServer(
             handler, host=host, port=port, max_workers=max_workers, max_message_size=max_message_size,
-            reuse_port=reuse_port,
+            reuse_port=reuse_port, ssl_context=ssl_context,
         )  # fmt: skip
         self._thread: threading.Thread | None = None
 

@@ -23,6 +23,10 @@ Failures never produce a positive ACK:
 * an ACK (or an original-mode response) is never answered, even if the
   handler returns bytes.
 
+With an ``ssl_context`` every connection is TLS (asyncio does the handshake,
+without blocking the loop); a peer whose handshake fails, a plaintext sender
+for one, is dropped before it reaches the handler and costs the others nothing.
+
 :meth:`MllpServer.start` / :meth:`MllpServer.stop` run the server on its own
 event loop thread (for tests and synchronous apps); ``start_async`` /
 ``stop_async`` run it on the caller's loop.
@@ -40,6 +44,7 @@ from adapters.hl7v2._connection import Connection, Settings, peer_name
 from adapters.hl7v2.framing import DEFAULT_MAX_MESSAGE_SIZE
 
 if TYPE_CHECKING:
+    import ssl
     from types import TracebackType
 
     from adapters.hl7v2.handler import Handler
@@ -47,6 +52,9 @@ if TYPE_CHECKING:
 __all__ = ["MllpServer"]
 
 logger = logging.getLogger(__name__)
+
+#: Seconds a TLS peer has to finish its handshake; one that connects and stays silent is dropped then.
+_TLS_HANDSHAKE_TIMEOUT = 10.0
 
 
 class MllpServer:
@@ -64,6 +72,8 @@ class MllpServer:
     :param max_workers: handler threads (the executor's default if ``None``).
     :param reuse_port: bind with ``SO_REUSEPORT`` so several processes share the
         port and the kernel spreads connections over them.
+    :param ssl_context: serve MLLP over TLS with this server context, built once
+        and shared by every connection (see :func:`fhir_server.tls.server_context`).
     """
 
     def __init__(
@@ -78,6 +88,7 @@ class MllpServer:
         max_connections: int | None = None,
         max_workers: int | None = None,
         reuse_port: bool = False,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         if max_message_size <= 0:
             raise ValueError(f"The maximum message size must be positive, not `{max_message_size}`.")
@@ -87,6 +98,7 @@ class MllpServer:
         self._idle_timeout, self._write_timeout = idle_timeout, write_timeout
         self._max_connections, self._max_workers = max_connections, max_workers
         self._reuse_port = reuse_port
+        self._ssl_context = ssl_context
         self._server: asyncio.Server | None = None
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
         self._connections: dict[Connection, asyncio.Task[None]] = {}
@@ -108,12 +120,16 @@ class MllpServer:
         if self._server is not None:
             raise RuntimeError("The MLLP server is already running.")
         self._stopping = False
+        # asyncio refuses a handshake timeout without TLS.
+        handshake_timeout = _TLS_HANDSHAKE_TIMEOUT if self._ssl_context else None
         self._server = await asyncio.start_server(
-            self._on_connect, self._host, self._port, reuse_port=self._reuse_port or None
-        )
+            self._on_connect, self._host, self._port, reuse_port=self._reuse_port or None,
+            ssl=self._ssl_context, ssl_handshake_timeout=handshake_timeout,
+        )  # fmt: skip
         self._executor = concurrent.futures.ThreadPoolExecutor(self._max_workers, thread_name_prefix="mllp-handler")
         self._bound_port = self._server.sockets[0].getsockname()[1]
-        logger.info("MLLP server listening on %s.", peer_name((self._host, self._bound_port)))
+        over = " over TLS" if self._ssl_context else ""
+        logger.info("MLLP server listening on %s%s.", peer_name((self._host, self._bound_port)), over)
         return self._bound_port
 
     async def stop_async(self, grace: float = 5.0) -> None:
