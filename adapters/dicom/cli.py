@@ -28,6 +28,7 @@ from adapters.dicom.settings import DicomSettings, load_dicom_settings
 from adapters.dicom.store import InstanceStore
 from fhir_server.config import ConfigError, load_settings
 from fhir_server.state import ServerState
+from fhir_server.tls import ServerTls, tls_options
 
 if TYPE_CHECKING:
     from types import FrameType
@@ -81,8 +82,13 @@ def dicom() -> None:
     callback=_check_ae_title,
     help="Accept associations only from this calling AE title (repeatable); default: any.",
 )
-def listen(host: str, port: int, ae_title: str, allow_calling: tuple[str, ...]) -> None:
-    """Run a C-ECHO/C-STORE SCP; stored instances are published to FHIR in the background."""
+@tls_options
+def listen(host: str, port: int, ae_title: str, allow_calling: tuple[str, ...], tls: ServerTls | None) -> None:
+    """Run a C-ECHO/C-STORE SCP; stored instances are published to FHIR in the background.
+
+    With --certfile and --keyfile it accepts DICOM over TLS only; with --ca-file too,
+    only peers with a client certificate signed by that CA.
+    """
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     runtime = _runtime()
     background = BackgroundPublisher(runtime.publisher, delay=runtime.settings.publish_delay)
@@ -93,6 +99,7 @@ def listen(host: str, port: int, ae_title: str, allow_calling: tuple[str, ...]) 
         port=port,
         allowed_calling=allow_calling,
         on_stored=lambda header: background.notify(header.study_instance_uid),
+        ssl_context=tls.context if tls else None,
     )
     stop = threading.Event()
 
@@ -109,8 +116,9 @@ def listen(host: str, port: int, ae_title: str, allow_calling: tuple[str, ...]) 
         raise click.ClickException(f"Cannot listen on {host}:{port}: {exc.strerror or exc}.") from exc
     bound_host, bound_port = scp.address
     allowed = ", ".join(allow_calling) if allow_calling else "any calling AE title"
+    over = (" over TLS, client certificates required" if tls.files.cafile else " over TLS") if tls else ""
     click.echo(
-        f"DICOM listener {ae_title} on {bound_host}:{bound_port} ({allowed}); store {runtime.settings.store_dir}"
+        f"DICOM listener {ae_title} on {bound_host}:{bound_port}{over} ({allowed}); store {runtime.settings.store_dir}"
     )
     while not stop.wait(1.0):
         pass

@@ -17,6 +17,10 @@ Comment (0000,0902) cut to the 64 characters its LO VR allows:
     the data set cannot be decoded or is truncated; the input is quarantined.
 ``0xA700`` Refused: Out of Resources
     our disk or database failed; nothing is quarantined, the sender should retry.
+
+With an ``ssl_context`` (:func:`fhir_server.tls.server_context`) pynetdicom wraps
+every accepted socket (DICOM PS3.15 Annex B secure transport); a peer that does not
+speak TLS fails its handshake and gets no association.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 from adapters.dicom.errors import DicomProblem, InvalidDicomError
 
 if TYPE_CHECKING:
+    import ssl
     from collections.abc import Callable, Sequence
 
     from pynetdicom.events import Event
@@ -63,6 +68,7 @@ class StorageScp:
     :param on_stored: called with the header of each newly stored instance,
         on the association's thread, after the commit; it must not block.
     :param max_associations: concurrent associations accepted.
+    :param ssl_context: accept TLS connections only, with this server context.
     """
 
     def __init__(
@@ -75,6 +81,7 @@ class StorageScp:
         allowed_calling: Sequence[str] = (),
         on_stored: Callable[[InstanceHeader], None] | None = None,
         max_associations: int = 10,
+        ssl_context: ssl.SSLContext | None = None,
     ) -> None:
         self.store = store
         self.host = host
@@ -89,6 +96,7 @@ class StorageScp:
             if context.abstract_syntax is None:  # pynetdicom's storage contexts all name their SOP class
                 raise RuntimeError(f"pynetdicom's storage context {context} names no SOP class.")
             self.ae.add_supported_context(context.abstract_syntax, list(AllTransferSyntaxes))
+        self._ssl_context = ssl_context
         self._server: ThreadedAssociationServer | None = None
 
     @property
@@ -104,8 +112,9 @@ class StorageScp:
         if self._server is not None:
             raise RuntimeError("The DICOM listener is already running.")
         self._server = self.ae.start_server(
-            (self.host, self.port), block=False, evt_handlers=[(evt.EVT_C_STORE, self._handle_store)]
-        )
+            (self.host, self.port), block=False, ssl_context=self._ssl_context,
+            evt_handlers=[(evt.EVT_C_STORE, self._handle_store)],
+        )  # fmt: skip
 
     def stop(self) -> None:
         """Stop accepting associations and close the listening socket."""
