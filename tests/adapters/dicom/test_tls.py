@@ -132,7 +132,8 @@ def test_pynetdicom_scu_over_tls_and_plain_dicom_is_refused(dicom_env: DicomEnv,
     ae = AE(ae_title="TESTSCU")
     ae.add_requested_context(Verification)
     ae.add_requested_context(dataset.SOPClassUID, dataset.file_meta.TransferSyntaxUID)
-    ae.acse_timeout = ae.network_timeout = 5
+    # Bounded: pynetdicom's connection timeout (TCP connect and TLS handshake) is unlimited by default.
+    ae.acse_timeout = ae.network_timeout = ae.connection_timeout = 5
     with _listening(dicom_env, TlsFiles(certificates.server_cert, certificates.server_key)) as (host, port):
         with warnings.catch_warnings():
             # pynetdicom's requestor skips closing its socket when shutdown() fails, as it does on a
@@ -142,7 +143,9 @@ def test_pynetdicom_scu_over_tls_and_plain_dicom_is_refused(dicom_env: DicomEnv,
             assert not refused.is_established
             del refused
             gc.collect()
-        assoc = ae.associate(host, port, ae_title="FHIRSRV", tls_args=(client, "localhost"))
+        # A peer that connects and says nothing holds up no one: the handshake runs on its own thread.
+        with socket.create_connection((host, port), timeout=5):
+            assoc = ae.associate(host, port, ae_title="FHIRSRV", tls_args=(client, "localhost"))
         assert assoc.is_established
         try:
             assert assoc.send_c_echo().Status == 0x0000
