@@ -6,7 +6,16 @@ Every table is created by Alembic migrations (``alembic/versions``), never by
 
 from __future__ import annotations
 
-from models.auth import AuthAssertionJti, AuthClient, AuthRevokedToken, AuthSigningKey, AuthUser
+from models.auth import (
+    AuthAssertionJti,
+    AuthClient,
+    AuthCode,
+    AuthLaunch,
+    AuthRevokedToken,
+    AuthSecret,
+    AuthSigningKey,
+    AuthUser,
+)
 from models.base import Base
 from models.dicom import DicomInstance
 from models.hl7v2 import Hl7v2Message
@@ -28,7 +37,10 @@ __all__ = [
     "INDEX_TABLES",
     "AuthAssertionJti",
     "AuthClient",
+    "AuthCode",
+    "AuthLaunch",
     "AuthRevokedToken",
+    "AuthSecret",
     "AuthSigningKey",
     "AuthUser",
     "Base",

@@ -81,3 +81,53 @@ class AuthAssertionJti(Base):
     jti: Mapped[str] = mapped_column(String(255), primary_key=True)
     client_id: Mapped[str] = mapped_column(String(128))
     expires: Mapped[datetime]
+
+
+class AuthCode(Base):
+    """An authorization code (RFC 6749 section 4.1) awaiting its one exchange at the token endpoint.
+
+    Only the SHA-256 of the code is stored, so a database reader cannot redeem a pending code.
+    """
+
+    __tablename__ = "auth_code"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    client_id: Mapped[str] = mapped_column(String(128))
+    redirect_uri: Mapped[str] = mapped_column(String(2000))
+    #: The scopes granted on the approval page (space-separated).
+    scope: Mapped[str] = mapped_column(Text)
+    #: PKCE (RFC 7636) S256 challenge: base64url(SHA-256(verifier)).
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    #: The signed-in user's name and FHIR resource (``Practitioner/ID``...).
+    username: Mapped[str] = mapped_column(String(128))
+    fhir_user: Mapped[str | None] = mapped_column(String(140))
+    #: The launch context the token will carry.
+    patient: Mapped[str | None] = mapped_column(String(64))
+    encounter: Mapped[str | None] = mapped_column(String(64))
+    #: Whether the app was launched with a patient (``need_patient_banner``).
+    need_patient_banner: Mapped[bool] = mapped_column(default=False)
+    expires: Mapped[datetime]
+    #: Set on exchange; a second exchange is refused.
+    used: Mapped[datetime | None]
+
+
+class AuthLaunch(Base):
+    """An EHR launch context (``fhir-server auth launch``), named by the opaque ``launch`` value."""
+
+    __tablename__ = "auth_launch"
+
+    launch_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    patient: Mapped[str | None] = mapped_column(String(64))
+    encounter: Mapped[str | None] = mapped_column(String(64))
+    created: Mapped[datetime]
+    expires: Mapped[datetime]
+
+
+class AuthSecret(Base):
+    """A server-side secret created once and shared by every process (e.g. the browser-session key)."""
+
+    __tablename__ = "auth_secret"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(String(256))
+    created: Mapped[datetime]
