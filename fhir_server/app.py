@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from adapters.dicom.wado import blueprint as dicomweb_blueprint
+from fhir_server.auth import cors
 from fhir_server.auth.endpoints import blueprint as auth_blueprint
 from fhir_server.config import load_settings
 from fhir_server.rest import blueprint as rest_blueprint
@@ -32,6 +33,7 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     app.register_blueprint(rest_blueprint, url_prefix="/fhir")
     # The SMART authorization server (token, JWKS, introspection, revocation).
     app.register_blueprint(auth_blueprint)
+    cors.install(app, settings.cors_origins)
     if settings.auth == "off":
         logging.getLogger(__name__).warning(
             "FHIR_SERVER_AUTH=off: this server answers every request without a token. Use it only on a trusted machine."

@@ -53,6 +53,8 @@ class Settings:
     auth: str = "smart"
     #: Seconds an access token is valid.
     token_lifetime: int = 3600
+    #: Browser origins allowed to call the API (CORS); ``*`` for any. Empty: none.
+    cors_origins: tuple[str, ...] = ()
 
 
 class _SettingsSchema(Schema):
@@ -68,6 +70,8 @@ class _SettingsSchema(Schema):
     r4b_crosscheck = fields.Boolean(load_default=True)
     auth = fields.String(load_default="smart", validate=validate.OneOf(["smart", "off"]))
     token_lifetime = fields.Integer(load_default=3600, validate=validate.Range(min=60, max=86400))
+    #: Comma-separated origins such as ``https://app.example.org``.
+    cors_origins = fields.String(load_default="")
 
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> Settings:
@@ -75,6 +79,11 @@ class _SettingsSchema(Schema):
             data["database_url"] = normalize_database_url(data["database_url"])
         except UnsupportedDatabaseUrl as exc:
             raise ValidationError(str(exc), "database_url") from exc
+        origins = tuple(o.strip().rstrip("/") for o in data["cors_origins"].split(",") if o.strip())
+        bad = [o for o in origins if o != "*" and not o.startswith(("https://", "http://"))]
+        if bad:
+            raise ValidationError(f"`{bad[0]}` is not an origin such as https://app.example.org.", "cors_origins")
+        data["cors_origins"] = origins
         if data["base_url"]:
             data["base_url"] = data["base_url"].rstrip("/")
         return Settings(**data)
