@@ -22,7 +22,7 @@ blueprint = Blueprint("auth", __name__, url_prefix="/auth")
 
 #: What the server implements today, for discovery (SMART App Launch 2.2 section 2.1).
 CAPABILITIES = ["client-confidential-symmetric", "client-confidential-asymmetric", "permission-v1", "permission-v2"]
-GRANT_TYPES = ["client_credentials"]
+GRANT_TYPES = ["authorization_code", "client_credentials"]
 AUTH_METHODS = ["private_key_jwt", "client_secret_basic", "client_secret_post"]
 SCOPES_SUPPORTED = ["system/*.cruds", "system/*.rs", "system/*.read", "system/*.write", "system/*.*"]
 
@@ -63,7 +63,8 @@ def _oauth_error(error: OAuthError) -> Response:
 
 @blueprint.post("/token")
 def token() -> Response:
-    """Token endpoint (RFC 6749 section 3.2): ``client_credentials`` for backend services."""
+    """Token endpoint (RFC 6749 section 3.2): ``client_credentials`` for backend services,
+    ``authorization_code`` for apps (see :mod:`fhir_server.auth.authorize`)."""
     auth = _auth()
     form = request.form.to_dict()
     fhir_base = _fhir_base()
@@ -71,6 +72,10 @@ def token() -> Response:
     grant_type = form.get("grant_type")
     if grant_type not in GRANT_TYPES:
         raise OAuthError("unsupported_grant_type", f"`grant_type` must be one of {', '.join(GRANT_TYPES)}.")
+    if grant_type == "authorization_code":
+        from fhir_server.auth.authorize import code_grant
+
+        return _no_store(jsonify(code_grant(auth, form, request.headers.get("Authorization"), token_url)))
     sessions = _state().sessions
     with unit_of_work(sessions) as session:
         client, _method = authenticate_client(session, form, request.headers.get("Authorization"), token_url)
@@ -198,3 +203,7 @@ def security_section(fhir_base: str) -> dict[str, Any]:
             }
         ],
     }
+
+
+# The authorization endpoint registers its routes on this blueprint (imported last: it imports this module).
+from fhir_server.auth import authorize as _authorize  # noqa: E402, F401

@@ -1,0 +1,234 @@
+"""The SMART authorization-code flow, driven like a browser: authorize, sign in, pick, approve, exchange."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Callable
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+from auth.conftest import BASE
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
+
+from fhir_server.auth.authorize import s256
+from fhir_server.auth.clients import ClientSpec, add_client, add_user
+from fhir_server.db import unit_of_work
+
+APP = "https://app.example/callback"
+VERIFIER = secrets.token_urlsafe(48)
+
+
+class _Form(HTMLParser):
+    """The fields of the page's first form: hidden values, and the options of a select."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.fields: dict[str, str] = {}
+        self.options: list[str] = []
+        self.buttons: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        a = {k: v or "" for k, v in attrs}
+        if tag == "input" and a.get("type") == "hidden":
+            self.fields[a["name"]] = a["value"]
+        elif tag == "option":
+            self.options.append(a["value"])
+        elif tag == "button" and "value" in a:
+            self.buttons.append(a["value"])
+
+
+def form_of(response: TestResponse) -> _Form:
+    parser = _Form()
+    parser.feed(response.get_data(as_text=True))
+    return parser
+
+
+@pytest.fixture
+def registered(smart_app: Flask, store: Callable[[dict[str, Any]], str]) -> None:
+    sessions = smart_app.extensions["fhir_server"].sessions
+    with unit_of_work(sessions) as session:
+        add_client(
+            session,
+            ClientSpec(
+                "growth-chart", "patient/*.rs user/*.rs launch launch/patient openid fhirUser system/*.rs", (APP,)
+            ),
+        )
+        add_user(session, "alice", "correct horse battery", "Practitioner/doc")
+    for pid, family in (("A", "Alpha"), ("B", "<b>Beta</b>")):
+        store({"resourceType": "Patient", "id": pid, "name": [{"given": ["Pat"], "family": family}]})
+        store(
+            {
+                "resourceType": "Observation",
+                "id": f"{pid}-obs",
+                "status": "final",
+                "code": {"text": "x"},
+                "subject": {"reference": f"Patient/{pid}"},
+            }
+        )
+
+
+def authorize_params(**overrides: str | None) -> dict[str, str]:
+    params: dict[str, str | None] = {
+        "response_type": "code",
+        "client_id": "growth-chart",
+        "redirect_uri": APP,
+        "scope": "launch/patient patient/*.rs openid fhirUser",
+        "state": "st<&>1",
+        "aud": BASE,
+        "code_challenge": s256(VERIFIER),
+        "code_challenge_method": "S256",
+    }
+    params.update(overrides)
+    return {k: v for k, v in params.items() if v is not None}
+
+
+def redirected(response: TestResponse) -> dict[str, str]:
+    assert response.status_code == 302, response.get_data(as_text=True)
+    location = response.headers["Location"]
+    assert location.startswith(APP + "?")
+    return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+def sign_in_and_approve(
+    client: FlaskClient, patient: str | None = "A", password: str = "correct horse battery", **overrides: str | None
+) -> dict[str, str]:
+    """Walk the pages (sign-in only when not yet signed in); the query of the redirect back to the app."""
+    page = client.get("/auth/authorize", query_string=authorize_params(**overrides))
+    assert page.status_code == 200
+    if 'name="username"' in page.get_data(as_text=True):
+        page = client.post("/auth/authorize", data={**form_of(page).fields, "username": "alice", "password": password})
+    if patient is not None:
+        picker = form_of(page)
+        assert picker.options == ["A", "B"]
+        page = client.post("/auth/authorize", data={**picker.fields, "patient": patient})
+    approval = form_of(page)
+    assert approval.buttons == ["approve", "deny"]
+    return redirected(client.post("/auth/authorize", data={**approval.fields, "decision": "approve"}))
+
+
+def exchange(client: FlaskClient, code: str, verifier: str = VERIFIER, redirect_uri: str = APP) -> TestResponse:
+    return client.post(
+        "/auth/token",
+        data={
+            "grant_type": "authorization_code",
+            "code": code,
+            "redirect_uri": redirect_uri,
+            "client_id": "growth-chart",
+            "code_verifier": verifier,
+        },
+    )
+
+
+@pytest.mark.usefixtures("registered")
+def test_standalone_launch_reaches_only_the_chosen_patient(smart_client: FlaskClient) -> None:
+    back = sign_in_and_approve(smart_client, patient="A")
+    assert back["state"] == "st<&>1"
+    response = exchange(smart_client, back["code"])
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert body["token_type"] == "Bearer" and body["expires_in"] > 0
+    assert body["patient"] == "A" and body["need_patient_banner"] is True
+    assert body["scope"] == "launch/patient patient/*.rs openid fhirUser"
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    assert smart_client.get("/fhir/Patient/A", headers=headers).status_code == 200
+    assert smart_client.get("/fhir/Patient/B", headers=headers).status_code == 404
+    found = smart_client.get("/fhir/Observation", headers=headers).get_json()
+    assert [e["resource"]["id"] for e in found.get("entry", [])] == ["A-obs"]
+    # The code is spent.
+    assert exchange(smart_client, back["code"]).get_json()["error"] == "invalid_grant"
+
+
+@pytest.mark.usefixtures("registered")
+def test_user_scopes_need_no_patient_and_system_scopes_are_dropped(smart_client: FlaskClient) -> None:
+    back = sign_in_and_approve(smart_client, patient=None, scope="user/Patient.rs system/*.rs")
+    body = exchange(smart_client, back["code"]).get_json()
+    assert body["scope"] == "user/Patient.rs"
+    assert "patient" not in body
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    assert smart_client.get("/fhir/Patient/B", headers=headers).status_code == 200
+
+
+@pytest.mark.usefixtures("registered")
+def test_the_picker_escapes_names(smart_client: FlaskClient) -> None:
+    page = smart_client.get("/auth/authorize", query_string=authorize_params())
+    page = smart_client.post(
+        "/auth/authorize", data={**form_of(page).fields, "username": "alice", "password": "correct horse battery"}
+    )
+    html = page.get_data(as_text=True)
+    assert "&lt;b&gt;Beta&lt;/b&gt;" in html and "<b>Beta" not in html
+    assert 'value="st&lt;&amp;&gt;1"' in html  # the state, too
+
+
+@pytest.mark.usefixtures("registered")
+def test_client_and_redirect_uri_errors_are_a_page_never_a_redirect(smart_client: FlaskClient) -> None:
+    for overrides in ({"redirect_uri": "https://evil.example/cb"}, {"client_id": "nobody"}, {"redirect_uri": None}):
+        response = smart_client.get("/auth/authorize", query_string=authorize_params(**overrides))
+        assert response.status_code == 400
+        assert "Location" not in response.headers
+        assert response.mimetype == "text/html"
+
+
+@pytest.mark.usefixtures("registered")
+@pytest.mark.parametrize(
+    ("overrides", "error"),
+    [
+        ({"aud": "http://other.example/fhir"}, "invalid_request"),
+        ({"code_challenge": None, "code_challenge_method": None}, "invalid_request"),
+        ({"code_challenge_method": "plain"}, "invalid_request"),
+        ({"response_type": "token"}, "unsupported_response_type"),
+        ({"scope": "system/*.rs"}, "invalid_scope"),
+        ({"launch": "no-such-launch"}, "invalid_request"),
+    ],
+)
+def test_other_errors_go_back_to_the_app_with_the_state(
+    smart_client: FlaskClient, overrides: dict[str, str | None], error: str
+) -> None:
+    back = redirected(smart_client.get("/auth/authorize", query_string=authorize_params(**overrides)))
+    assert back["error"] == error
+    assert back["state"] == "st<&>1"
+    assert "code" not in back
+
+
+@pytest.mark.usefixtures("registered")
+def test_wrong_password_shows_the_login_again(smart_client: FlaskClient) -> None:
+    page = smart_client.get("/auth/authorize", query_string=authorize_params())
+    again = smart_client.post("/auth/authorize", data={**form_of(page).fields, "username": "alice", "password": "no"})
+    assert again.status_code == 401
+    assert "Wrong user name or password" in again.get_data(as_text=True)
+    assert 'name="password"' in again.get_data(as_text=True)
+
+
+@pytest.mark.usefixtures("registered")
+def test_a_form_without_the_sessions_csrf_value_is_refused(smart_client: FlaskClient) -> None:
+    page = smart_client.get("/auth/authorize", query_string=authorize_params())
+    fields = {**form_of(page).fields, "csrf": "forged"}
+    refused = smart_client.post("/auth/authorize", data={**fields, "username": "alice", "password": "x"})
+    assert refused.status_code == 403
+
+
+@pytest.mark.usefixtures("registered")
+def test_deny_redirects_with_access_denied(smart_client: FlaskClient) -> None:
+    page = smart_client.get("/auth/authorize", query_string=authorize_params(scope="user/*.rs"))
+    page = smart_client.post(
+        "/auth/authorize", data={**form_of(page).fields, "username": "alice", "password": "correct horse battery"}
+    )
+    back = redirected(smart_client.post("/auth/authorize", data={**form_of(page).fields, "decision": "deny"}))
+    assert back["error"] == "access_denied" and back["state"] == "st<&>1"
+
+
+@pytest.mark.usefixtures("registered")
+def test_exchange_refusals(smart_client: FlaskClient) -> None:
+    wrong_verifier = exchange(smart_client, sign_in_and_approve(smart_client)["code"], verifier="x" * 43)
+    assert wrong_verifier.status_code == 400
+    assert "code_verifier" in wrong_verifier.get_json()["error_description"]
+    wrong_uri = exchange(smart_client, sign_in_and_approve(smart_client)["code"], redirect_uri=APP + "/other")
+    assert wrong_uri.get_json()["error"] == "invalid_grant"
+    assert exchange(smart_client, "made-up").get_json()["error"] == "invalid_grant"
+    # A refused exchange spends the code as well: no second guess at the verifier.
+    code = sign_in_and_approve(smart_client)["code"]
+    assert exchange(smart_client, code, verifier="y" * 43).status_code == 400
+    assert exchange(smart_client, code).get_json()["error"] == "invalid_grant"
