@@ -46,6 +46,8 @@ from models import AuthCode, AuthLaunch, AuthSecret
 
 #: Seconds an authorization code may wait for its exchange.
 CODE_LIFETIME = 120
+#: How long an EHR launch value may wait for the app to come to ``/auth/authorize``.
+LAUNCH_LIFETIME = timedelta(hours=1)
 #: The request parameters the forms carry along (everything the flow needs to re-check).
 REQUEST_FIELDS = (
     "response_type",
@@ -107,6 +109,21 @@ def _use_server_key_sessions(setup: Any) -> None:
     app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
+
+
+# -- EHR launch ------------------------------------------------------------------------
+
+
+def create_launch(db: Session, patient: str | None, encounter: str | None) -> str:
+    """An opaque ``launch`` value binding this context, for an EHR to hand to the app."""
+    launch_id = secrets.token_urlsafe(24)
+    now = datetime.now(UTC)
+    db.add(
+        AuthLaunch(
+            launch_id=launch_id, patient=patient, encounter=encounter, created=now, expires=now + LAUNCH_LIFETIME
+        )
+    )
+    return launch_id
 
 
 # -- the authorization request -----------------------------------------------------

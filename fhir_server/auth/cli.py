@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 from sqlalchemy.orm import Session, sessionmaker
 
+from fhir_server.auth.authorize import create_launch
 from fhir_server.auth.clients import (
     ClientSpec,
     RegistrationError,
@@ -172,6 +173,17 @@ def token(client_id: str, scope: str, patient: str | None, fhir_user: str | None
         patient=patient,
         fhir_user=fhir_user,
     )
+    click.echo(value)
+
+
+@auth.command("launch")
+@click.option("--patient", required=True, help="The patient id the app is launched for.")
+@click.option("--encounter", help="The encounter id in context, if any.")
+def launch(patient: str, encounter: str | None) -> None:
+    """Create an EHR launch context; prints the `launch` value to pass to the app (valid one hour)."""
+    _, sessions = _auth_state()
+    with unit_of_work(sessions) as session:
+        value = create_launch(session, patient, encounter)
     click.echo(value)
 
 

@@ -10,12 +10,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from auth.conftest import BASE
+from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
 from fhir_server.auth.authorize import s256
 from fhir_server.auth.clients import ClientSpec, add_client, add_user
+from fhir_server.cli import main
 from fhir_server.db import unit_of_work
 
 APP = "https://app.example/callback"
@@ -232,3 +234,21 @@ def test_exchange_refusals(smart_client: FlaskClient) -> None:
     code = sign_in_and_approve(smart_client)["code"]
     assert exchange(smart_client, code, verifier="y" * 43).status_code == 400
     assert exchange(smart_client, code).get_json()["error"] == "invalid_grant"
+
+
+@pytest.mark.usefixtures("registered")
+def test_ehr_launch_binds_the_launch_context(
+    smart_app: Flask, smart_client: FlaskClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FHIR_SERVER_DATABASE_URL", smart_app.extensions["fhir_server"].settings.database_url)
+    monkeypatch.setenv("FHIR_SERVER_AUTH", "smart")
+    result = CliRunner().invoke(main, ["auth", "launch", "--patient", "B", "--encounter", "enc1"])
+    assert result.exit_code == 0, result.output
+    launch = result.output.strip()
+    # No picker: the EHR chose the patient.
+    back = sign_in_and_approve(smart_client, patient=None, scope="launch patient/*.rs", launch=launch)
+    body = exchange(smart_client, back["code"]).get_json()
+    assert (body["patient"], body["encounter"], body["need_patient_banner"]) == ("B", "enc1", True)
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    assert smart_client.get("/fhir/Patient/B", headers=headers).status_code == 200
+    assert smart_client.get("/fhir/Patient/A", headers=headers).status_code == 404
