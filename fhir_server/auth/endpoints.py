@@ -1,8 +1,9 @@
 """The authorization server's HTTP endpoints (``/auth/...``) and SMART discovery.
 
 Built so far: the token endpoint for SMART Backend Services (``client_credentials``
-with ``private_key_jwt``, or a client secret), the JWKS, token introspection
-(RFC 7662) and revocation (RFC 7009). Discovery lists exactly these.
+with ``private_key_jwt``, or a client secret) and for apps (``authorization_code``,
+with the authorization endpoint in :mod:`fhir_server.auth.authorize`), the JWKS,
+token introspection (RFC 7662) and revocation (RFC 7009). Discovery lists exactly these.
 """
 
 from __future__ import annotations
@@ -21,10 +22,37 @@ from fhir_server.db import unit_of_work
 blueprint = Blueprint("auth", __name__, url_prefix="/auth")
 
 #: What the server implements today, for discovery (SMART App Launch 2.2 section 2.1).
-CAPABILITIES = ["client-confidential-symmetric", "client-confidential-asymmetric", "permission-v1", "permission-v2"]
+CAPABILITIES = [
+    "launch-ehr",
+    "launch-standalone",
+    "client-public",
+    "client-confidential-symmetric",
+    "client-confidential-asymmetric",
+    "context-ehr-patient",
+    "context-ehr-encounter",
+    "context-standalone-patient",
+    "permission-patient",
+    "permission-user",
+    "permission-v1",
+    "permission-v2",
+]
 GRANT_TYPES = ["authorization_code", "client_credentials"]
 AUTH_METHODS = ["private_key_jwt", "client_secret_basic", "client_secret_post"]
-SCOPES_SUPPORTED = ["system/*.cruds", "system/*.rs", "system/*.read", "system/*.write", "system/*.*"]
+SCOPES_SUPPORTED = [
+    "launch",
+    "launch/patient",
+    "patient/*.cruds",
+    "patient/*.rs",
+    "patient/*.read",
+    "user/*.cruds",
+    "user/*.rs",
+    "user/*.read",
+    "system/*.cruds",
+    "system/*.rs",
+    "system/*.read",
+    "system/*.write",
+    "system/*.*",
+]
 
 
 def _state() -> Any:
@@ -162,6 +190,7 @@ def smart_configuration() -> Response:
     body = {
         "issuer": fhir_base,
         "jwks_uri": f"{auth_base}/jwks",
+        "authorization_endpoint": f"{auth_base}/authorize",
         "token_endpoint": f"{auth_base}/token",
         "token_endpoint_auth_methods_supported": AUTH_METHODS,
         "token_endpoint_auth_signing_alg_values_supported": ["RS384", "ES384"],
@@ -169,7 +198,7 @@ def smart_configuration() -> Response:
         "introspection_endpoint": f"{auth_base}/introspect",
         "revocation_endpoint": f"{auth_base}/revoke",
         "scopes_supported": SCOPES_SUPPORTED,
-        "response_types_supported": [],
+        "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
         "capabilities": CAPABILITIES,
     }
@@ -180,6 +209,7 @@ def security_section(fhir_base: str) -> dict[str, Any]:
     """The CapabilityStatement ``rest.security`` element for a SMART-protected server."""
     auth_base = authorization_base(fhir_base)
     uris = [
+        ("authorize", f"{auth_base}/authorize"),
         ("token", f"{auth_base}/token"),
         ("revoke", f"{auth_base}/revoke"),
         ("introspect", f"{auth_base}/introspect"),

@@ -23,6 +23,12 @@ def test_discovery_is_public_and_lists_what_is_built(smart_client: FlaskClient) 
     assert config.status_code == 200
     body = config.get_json()
     assert body["token_endpoint"] == "http://fhir.test/auth/token"
+    assert body["authorization_endpoint"] == "http://fhir.test/auth/authorize"
+    assert body["response_types_supported"] == ["code"]
+    assert body["grant_types_supported"] == ["authorization_code", "client_credentials"]
+    assert {"launch-ehr", "launch-standalone", "client-public", "context-standalone-patient"} <= set(
+        body["capabilities"]
+    )
     assert body["jwks_uri"] == "http://fhir.test/auth/jwks"
     assert body["code_challenge_methods_supported"] == ["S256"]
     assert "client-confidential-asymmetric" in body["capabilities"]
@@ -32,6 +38,7 @@ def test_discovery_is_public_and_lists_what_is_built(smart_client: FlaskClient) 
     assert security["service"][0]["coding"][0]["code"] == "SMART-on-FHIR"
     uris = {e["url"]: e["valueUri"] for e in security["extension"][0]["extension"]}
     assert uris["token"] == "http://fhir.test/auth/token"
+    assert uris["authorize"] == "http://fhir.test/auth/authorize"
 
 
 def test_malformed_wrongly_signed_and_foreign_tokens_are_refused(
