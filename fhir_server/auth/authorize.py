@@ -20,6 +20,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -29,6 +30,9 @@ import orjson
 from flask import Flask, Response, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Request
+from joserfc import jwt
+from joserfc.errors import JoseError
+from joserfc.jws import extract_compact
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -37,15 +41,20 @@ from fhir_server.auth import pages
 from fhir_server.auth.client_auth import OAuthError, authenticate_client
 from fhir_server.auth.clients import find_client, find_user, verify_secret
 from fhir_server.auth.endpoints import _auth, _fhir_base, _state, blueprint
+from fhir_server.auth.keys import ALGORITHMS, SIGNING_ALGORITHM
 from fhir_server.auth.scopes import Grant, InvalidScope, narrow
 from fhir_server.auth.service import AuthService
+from fhir_server.auth.tokens import AccessToken
 from fhir_server.db import unit_of_work
 from fhir_server.repository import SqlRepository
 from fhir_server.search.query import SearchQuery
-from models import AuthCode, AuthLaunch, AuthSecret
+from models import AuthCode, AuthLaunch, AuthRevokedToken, AuthSecret
 
 #: Seconds an authorization code may wait for its exchange.
 CODE_LIFETIME = 120
+#: Refresh-token lifetimes: ``offline_access`` outlives the sign-in, ``online_access`` only a working day.
+REFRESH_LIFETIME = {"offline_access": 30 * 24 * 3600, "online_access": 8 * 3600}
+_REFRESH_TYPE = "refresh+jwt"
 #: How long an EHR launch value may wait for the app to come to ``/auth/authorize``.
 LAUNCH_LIFETIME = timedelta(hours=1)
 #: The request parameters the forms carry along (everything the flow needs to re-check).
@@ -349,15 +358,32 @@ def code_grant(auth: AuthService, form: dict[str, str], authorization: str | Non
     verifier = form.get("code_verifier", "")
     if not _PKCE_VERIFIER.match(verifier) or not hmac.compare_digest(s256(verifier), row.code_challenge):
         raise OAuthError("invalid_grant", "The PKCE `code_verifier` does not match the `code_challenge`.")
-    value, claims = auth.tokens.mint(
-        issuer=fhir_base,
-        audience=fhir_base,
+    context = AccessToken(
+        jti="",
         client_id=row.client_id,
         subject=row.username,
         scope=row.scope,
+        expires=0,
         patient=row.patient,
         encounter=row.encounter,
         fhir_user=row.fhir_user,
+    )
+    return _token_response(auth, fhir_base, token_url, context, row.need_patient_banner)
+
+
+def _token_response(
+    auth: AuthService, fhir_base: str, token_url: str, grant: AccessToken, banner: bool
+) -> dict[str, Any]:
+    """The token response for ``grant`` (its jti and expiry are fresh): access token, and refresh token if asked."""
+    value, claims = auth.tokens.mint(
+        issuer=fhir_base,
+        audience=fhir_base,
+        client_id=grant.client_id,
+        subject=grant.subject,
+        scope=grant.scope,
+        patient=grant.patient,
+        encounter=grant.encounter,
+        fhir_user=grant.fhir_user,
     )
     body: dict[str, Any] = {
         "access_token": value,
@@ -367,7 +393,86 @@ def code_grant(auth: AuthService, form: dict[str, str], authorization: str | Non
     }
     if claims.patient is not None:
         body["patient"] = claims.patient
-        body["need_patient_banner"] = row.need_patient_banner
+        body["need_patient_banner"] = banner
     if claims.encounter is not None:
         body["encounter"] = claims.encounter
+    refresh = _mint_refresh(auth, token_url, claims, banner)
+    if refresh is not None:
+        body["refresh_token"] = refresh
     return body
+
+
+# -- refresh tokens ------------------------------------------------------------------
+
+
+def _mint_refresh(auth: AuthService, token_url: str, grant: AccessToken, banner: bool) -> str | None:
+    """A refresh token for an ``offline_access``/``online_access`` grant, else ``None``.
+
+    A JWT signed like the access tokens but addressed to the token endpoint (so the FHIR
+    API refuses it) and typed ``refresh+jwt``; spent refresh tokens are revoked by jti.
+    """
+    scopes = grant.scope.split()
+    lifetimes = [REFRESH_LIFETIME[s] for s in scopes if s in REFRESH_LIFETIME]
+    if not lifetimes:
+        return None
+    now = int(time.time())
+    claims = {
+        **AccessToken(
+            jti=secrets.token_hex(16),
+            client_id=grant.client_id,
+            subject=grant.subject,
+            scope=grant.scope,
+            expires=now + max(lifetimes),
+            patient=grant.patient,
+            encounter=grant.encounter,
+            fhir_user=grant.fhir_user,
+        ).claims(issuer=token_url, audience=token_url),
+        "need_patient_banner": banner,
+    }
+    key = auth.tokens.keys.signing_key()
+    header = {"alg": SIGNING_ALGORITHM, "kid": key.kid, "typ": _REFRESH_TYPE}
+    return jwt.encode(header, claims, key, algorithms=ALGORITHMS)
+
+
+def refresh_grant(auth: AuthService, form: dict[str, str], authorization: str | None, token_url: str) -> dict[str, Any]:
+    """``grant_type=refresh_token`` (RFC 6749 section 6): new tokens; the refresh token is rotated."""
+    value = form.get("refresh_token", "")
+    try:
+        token = extract_compact(value.encode())
+        if token.headers().get("typ") != _REFRESH_TYPE:
+            raise OAuthError("invalid_grant", "This is not a refresh token of this server.")
+        claims = jwt.decode(
+            value, auth.tokens.keys.verification_keys(token.headers().get("kid")), algorithms=ALGORITHMS
+        ).claims
+        jwt.JWTClaimsRegistry(
+            aud={"essential": True, "value": token_url}, exp={"essential": True}, jti={"essential": True}
+        ).validate(claims)
+    except (JoseError, ValueError) as exc:
+        raise OAuthError("invalid_grant", "The refresh token is invalid or has expired.") from exc
+    with unit_of_work(_state().sessions) as db:
+        client, _method = authenticate_client(db, form, authorization, token_url)
+        if claims["client_id"] != client.client_id:
+            raise OAuthError("invalid_grant", "The refresh token was issued to another client.")
+        # Spent at once (rotation): a stolen copy used later is refused.
+        try:
+            with db.begin_nested():
+                db.add(AuthRevokedToken(jti=claims["jti"], expires=datetime.fromtimestamp(claims["exp"], UTC)))
+        except IntegrityError as exc:
+            raise OAuthError("invalid_grant", "The refresh token was already used or revoked.") from exc
+    scope = claims["scope"]
+    if form.get("scope"):
+        # A client may ask for less than it was granted, never more.
+        scope = narrow(form["scope"], scope)
+        if not scope:
+            raise OAuthError("invalid_scope", "The requested scopes are not within the refresh token's.")
+    grant = AccessToken(
+        jti="",
+        client_id=claims["client_id"],
+        subject=str(claims["sub"]),
+        scope=scope,
+        expires=0,
+        patient=claims.get("patient"),
+        encounter=claims.get("encounter"),
+        fhir_user=claims.get("fhirUser"),
+    )
+    return _token_response(auth, _fhir_base(), token_url, grant, bool(claims.get("need_patient_banner")))

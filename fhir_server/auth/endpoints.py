@@ -33,14 +33,18 @@ CAPABILITIES = [
     "context-standalone-patient",
     "permission-patient",
     "permission-user",
+    "permission-offline",
+    "permission-online",
     "permission-v1",
     "permission-v2",
 ]
-GRANT_TYPES = ["authorization_code", "client_credentials"]
+GRANT_TYPES = ["authorization_code", "refresh_token", "client_credentials"]
 AUTH_METHODS = ["private_key_jwt", "client_secret_basic", "client_secret_post"]
 SCOPES_SUPPORTED = [
     "launch",
     "launch/patient",
+    "offline_access",
+    "online_access",
     "patient/*.cruds",
     "patient/*.rs",
     "patient/*.read",
@@ -100,10 +104,11 @@ def token() -> Response:
     grant_type = form.get("grant_type")
     if grant_type not in GRANT_TYPES:
         raise OAuthError("unsupported_grant_type", f"`grant_type` must be one of {', '.join(GRANT_TYPES)}.")
-    if grant_type == "authorization_code":
-        from fhir_server.auth.authorize import code_grant
+    if grant_type in ("authorization_code", "refresh_token"):
+        from fhir_server.auth.authorize import code_grant, refresh_grant
 
-        return _no_store(jsonify(code_grant(auth, form, request.headers.get("Authorization"), token_url)))
+        exchange = code_grant if grant_type == "authorization_code" else refresh_grant
+        return _no_store(jsonify(exchange(auth, form, request.headers.get("Authorization"), token_url)))
     sessions = _state().sessions
     with unit_of_work(sessions) as session:
         client, _method = authenticate_client(session, form, request.headers.get("Authorization"), token_url)

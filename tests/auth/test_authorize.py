@@ -56,7 +56,9 @@ def registered(smart_app: Flask, store: Callable[[dict[str, Any]], str]) -> None
         add_client(
             session,
             ClientSpec(
-                "growth-chart", "patient/*.rs user/*.rs launch launch/patient openid fhirUser system/*.rs", (APP,)
+                "growth-chart",
+                "patient/*.rs user/*.rs launch launch/patient openid fhirUser offline_access system/*.rs",
+                (APP,),
             ),
         )
         add_user(session, "alice", "correct horse battery", "Practitioner/doc")
@@ -252,3 +254,38 @@ def test_ehr_launch_binds_the_launch_context(
     headers = {"Authorization": f"Bearer {body['access_token']}"}
     assert smart_client.get("/fhir/Patient/B", headers=headers).status_code == 200
     assert smart_client.get("/fhir/Patient/A", headers=headers).status_code == 404
+
+
+def refresh(client: FlaskClient, token: str, **extra: str) -> TestResponse:
+    form = {"grant_type": "refresh_token", "refresh_token": token, "client_id": "growth-chart", **extra}
+    return client.post("/auth/token", data=form)
+
+
+@pytest.mark.usefixtures("registered")
+def test_offline_access_gives_a_rotating_refresh_token(smart_client: FlaskClient) -> None:
+    back = sign_in_and_approve(smart_client, scope="launch/patient patient/*.rs offline_access")
+    first = exchange(smart_client, back["code"]).get_json()
+    assert "refresh_token" in first
+    # A refresh token is no access token.
+    assert (
+        smart_client.get("/fhir/Patient/A", headers={"Authorization": f"Bearer {first['refresh_token']}"}).status_code
+        == 401
+    )
+    assert refresh(smart_client, first["access_token"]).get_json()["error"] == "invalid_grant"
+    second = refresh(smart_client, first["refresh_token"], scope="patient/Patient.rs offline_access")
+    assert second.status_code == 200, second.get_json()
+    body = second.get_json()
+    assert body["scope"] == "patient/Patient.rs offline_access"
+    assert body["patient"] == "A" and body["need_patient_banner"] is True
+    headers = {"Authorization": f"Bearer {body['access_token']}"}
+    assert smart_client.get("/fhir/Patient/A", headers=headers).status_code == 200
+    assert smart_client.get("/fhir/Observation", headers=headers).status_code == 403
+    # Spent on use: the first refresh token is refused now, the new one works.
+    assert refresh(smart_client, first["refresh_token"]).get_json()["error"] == "invalid_grant"
+    assert refresh(smart_client, body["refresh_token"]).status_code == 200
+
+
+@pytest.mark.usefixtures("registered")
+def test_no_refresh_token_without_offline_or_online_access(smart_client: FlaskClient) -> None:
+    back = sign_in_and_approve(smart_client, patient=None, scope="user/*.rs")
+    assert "refresh_token" not in exchange(smart_client, back["code"]).get_json()

@@ -25,7 +25,7 @@ def test_discovery_is_public_and_lists_what_is_built(smart_client: FlaskClient) 
     assert body["token_endpoint"] == "http://fhir.test/auth/token"
     assert body["authorization_endpoint"] == "http://fhir.test/auth/authorize"
     assert body["response_types_supported"] == ["code"]
-    assert body["grant_types_supported"] == ["authorization_code", "client_credentials"]
+    assert body["grant_types_supported"] == ["authorization_code", "refresh_token", "client_credentials"]
     assert {"launch-ehr", "launch-standalone", "client-public", "context-standalone-patient"} <= set(
         body["capabilities"]
     )
