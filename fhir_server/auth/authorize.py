@@ -399,7 +399,26 @@ def _token_response(
     refresh = _mint_refresh(auth, token_url, claims, banner)
     if refresh is not None:
         body["refresh_token"] = refresh
+    if "openid" in claims.scope.split():
+        body["id_token"] = _mint_id_token(auth, fhir_base, claims)
     return body
+
+
+def _mint_id_token(auth: AuthService, fhir_base: str, grant: AccessToken) -> str:
+    """An OpenID Connect id_token for the signed-in user, with ``fhirUser`` when that scope was granted."""
+    now = int(time.time())
+    claims: dict[str, Any] = {
+        "iss": fhir_base,
+        "sub": grant.subject,
+        "aud": grant.client_id,
+        "iat": now,
+        "exp": now + auth.tokens.lifetime,
+    }
+    if "fhirUser" in grant.scope.split() and grant.fhir_user:
+        # SMART: the absolute URL of the user's FHIR resource.
+        claims["fhirUser"] = f"{fhir_base}/{grant.fhir_user}"
+    key = auth.tokens.keys.signing_key()
+    return jwt.encode({"alg": SIGNING_ALGORITHM, "kid": key.kid, "typ": "JWT"}, claims, key, algorithms=ALGORITHMS)
 
 
 # -- refresh tokens ------------------------------------------------------------------

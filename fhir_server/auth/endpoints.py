@@ -43,6 +43,8 @@ AUTH_METHODS = ["private_key_jwt", "client_secret_basic", "client_secret_post"]
 SCOPES_SUPPORTED = [
     "launch",
     "launch/patient",
+    "openid",
+    "fhirUser",
     "offline_access",
     "online_access",
     "patient/*.cruds",

@@ -13,6 +13,8 @@ from auth.conftest import BASE
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
+from joserfc import jwt
+from joserfc.jwk import KeySet
 from werkzeug.test import TestResponse
 
 from fhir_server.auth.authorize import s256
@@ -142,6 +144,11 @@ def test_standalone_launch_reaches_only_the_chosen_patient(smart_client: FlaskCl
     assert smart_client.get("/fhir/Patient/B", headers=headers).status_code == 404
     found = smart_client.get("/fhir/Observation", headers=headers).get_json()
     assert [e["resource"]["id"] for e in found.get("entry", [])] == ["A-obs"]
+    # openid fhirUser: an id_token for the signed-in user, signed with the server's key.
+    jwks = KeySet.import_key_set(smart_client.get("/auth/jwks").get_json())
+    identity = jwt.decode(body["id_token"], jwks, algorithms=["RS384"]).claims
+    assert identity["aud"] == "growth-chart" and identity["iss"] == BASE and identity["sub"] == "alice"
+    assert identity["fhirUser"] == f"{BASE}/Practitioner/doc"
     # The code is spent.
     assert exchange(smart_client, back["code"]).get_json()["error"] == "invalid_grant"
 
