@@ -115,7 +115,7 @@ def _use_server_key_sessions(setup: Any) -> None:
     app: Flask = setup.app
     if not app.secret_key:
         app.session_interface = _ServerKeySessions()
-    app.config.setdefault("SESSION_COOKIE_SAMESITE", "Lax")
+    # The forms post to this server only; the cookie need not travel on cross-site requests.
     if app.config.get("SESSION_COOKIE_SAMESITE") is None:
         app.config["SESSION_COOKIE_SAMESITE"] = "Lax"
 

@@ -272,6 +272,13 @@ def test_ehr_launch_binds_the_launch_context(
     assert smart_client.get("/fhir/Patient/A", headers=headers).status_code == 404
 
 
+@pytest.mark.usefixtures("registered")
+def test_an_expired_code_is_refused(smart_client: FlaskClient, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("fhir_server.auth.authorize.CODE_LIFETIME", -1)
+    code = sign_in_and_approve(smart_client)["code"]
+    assert exchange(smart_client, code).get_json()["error"] == "invalid_grant"
+
+
 def refresh(client: FlaskClient, token: str, **extra: str) -> TestResponse:
     form = {"grant_type": "refresh_token", "refresh_token": token, "client_id": "growth-chart", **extra}
     return client.post("/auth/token", data=form)
