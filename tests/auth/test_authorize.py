@@ -394,3 +394,17 @@ def test_authlib_public_client_runs_the_code_flow_with_pkce(live_server: tuple[s
     renewed = app.refresh_token(config["token_endpoint"])
     assert renewed["access_token"] != token["access_token"]
     assert state in back.headers["Location"]
+
+
+@pytest.mark.usefixtures("registered")
+def test_a_confidential_client_must_authenticate_at_the_exchange(smart_app: Flask, smart_client: FlaskClient) -> None:
+    with unit_of_work(smart_app.extensions["fhir_server"].sessions) as session:
+        add_client(session, ClientSpec("ehr-app", "user/*.rs", (APP,), secret="s3cret-s3cret"))
+    code = sign_in_and_approve(smart_client, patient=None, client_id="ehr-app", scope="user/*.rs")["code"]
+    form = {"grant_type": "authorization_code", "code": code, "redirect_uri": APP, "code_verifier": VERIFIER}
+    unauthenticated = smart_client.post("/auth/token", data={**form, "client_id": "ehr-app"})
+    assert unauthenticated.status_code == 401
+    code = sign_in_and_approve(smart_client, patient=None, client_id="ehr-app", scope="user/*.rs")["code"]
+    granted = smart_client.post("/auth/token", data={**form, "code": code}, auth=("ehr-app", "s3cret-s3cret"))
+    assert granted.status_code == 200, granted.get_json()
+    assert granted.get_json()["scope"] == "user/*.rs"
