@@ -453,9 +453,11 @@ def _mint_refresh(auth: AuthService, token_url: str, grant: AccessToken, banner:
     return jwt.encode(header, claims, key, algorithms=ALGORITHMS)
 
 
-def refresh_grant(auth: AuthService, form: dict[str, str], authorization: str | None, token_url: str) -> dict[str, Any]:
-    """``grant_type=refresh_token`` (RFC 6749 section 6): new tokens; the refresh token is rotated."""
-    value = form.get("refresh_token", "")
+def verify_refresh(auth: AuthService, value: str, token_url: str) -> dict[str, Any]:
+    """The claims of a valid refresh token of this server (revocation is checked at use).
+
+    :raises OAuthError: ``invalid_grant`` otherwise.
+    """
     try:
         token = extract_compact(value.encode())
         if token.headers().get("typ") != _REFRESH_TYPE:
@@ -468,6 +470,12 @@ def refresh_grant(auth: AuthService, form: dict[str, str], authorization: str | 
         ).validate(claims)
     except (JoseError, ValueError) as exc:
         raise OAuthError("invalid_grant", "The refresh token is invalid or has expired.") from exc
+    return claims
+
+
+def refresh_grant(auth: AuthService, form: dict[str, str], authorization: str | None, token_url: str) -> dict[str, Any]:
+    """``grant_type=refresh_token`` (RFC 6749 section 6): new tokens; the refresh token is rotated."""
+    claims = verify_refresh(auth, form.get("refresh_token", ""), token_url)
     with unit_of_work(_state().sessions) as db:
         client, _method = authenticate_client(db, form, authorization, token_url)
         if claims["client_id"] != client.client_id:

@@ -177,16 +177,24 @@ def revoke() -> Response:
     auth = _auth()
     fhir_base = _fhir_base()
     form = request.form.to_dict()
+    token_url = f"{authorization_base(fhir_base)}/token"
     try:
         claims = auth.tokens.verify(form.get("token", ""), audience=fhir_base)
+        jti, expires, owner = claims.jti, claims.expires, claims.client_id
     except (InvalidToken, JoseError):
-        claims = None
+        jti = None
+    if jti is None:  # perhaps a refresh token (RFC 7009 requires revoking those too)
+        from fhir_server.auth.authorize import verify_refresh
+
+        try:
+            refresh = verify_refresh(auth, form.get("token", ""), token_url)
+            jti, expires, owner = refresh["jti"], int(refresh["exp"]), refresh["client_id"]
+        except OAuthError:
+            jti = None
     with unit_of_work(_state().sessions) as session:
-        client, _ = authenticate_client(
-            session, form, request.headers.get("Authorization"), f"{authorization_base(fhir_base)}/token"
-        )
-        if claims is not None and claims.client_id == client.client_id:
-            auth.tokens.revoke(session, claims.jti, claims.expires)
+        client, _ = authenticate_client(session, form, request.headers.get("Authorization"), token_url)
+        if jti is not None and owner == client.client_id:
+            auth.tokens.revoke(session, jti, expires)
     return _no_store(Response(status=200))
 
 

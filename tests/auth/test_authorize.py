@@ -305,7 +305,12 @@ def test_offline_access_gives_a_rotating_refresh_token(smart_client: FlaskClient
     assert smart_client.get("/fhir/Observation", headers=headers).status_code == 403
     # Spent on use: the first refresh token is refused now, the new one works.
     assert refresh(smart_client, first["refresh_token"]).get_json()["error"] == "invalid_grant"
-    assert refresh(smart_client, body["refresh_token"]).status_code == 200
+    latest = refresh(smart_client, body["refresh_token"]).get_json()
+    assert "access_token" in latest
+    # Revocation (RFC 7009) takes refresh tokens too.
+    revoked = smart_client.post("/auth/revoke", data={"token": latest["refresh_token"], "client_id": "growth-chart"})
+    assert revoked.status_code == 200
+    assert refresh(smart_client, latest["refresh_token"]).get_json()["error"] == "invalid_grant"
 
 
 @pytest.mark.usefixtures("registered")
