@@ -7,7 +7,10 @@ client would spend as much CPU as the server on this 2-core machine.
 
 Usage::
 
-    .venv/bin/python bench/bench_crud.py [--workers 4] [--duration 10] [--admin-url URL]
+    .venv/bin/python bench/bench_crud.py [--workers 4] [--duration 10] [--admin-url URL] [--auth smart|off]
+
+``--auth smart`` (the server's default) sends a SMART token on every request and audits
+every access; ``--auth off`` runs the open server, for the comparison in docs/benchmarks.md.
 
 It creates a throw-away database on the PostgreSQL server of ``--admin-url``
 (default: the local one), serves it on a free port, and drops it afterwards.
@@ -64,14 +67,17 @@ def wait_ready(port: int, timeout: float = 30) -> None:
     raise SystemExit(f"The server on port {port} did not become ready in {timeout} s.")
 
 
-def seed(port: int) -> None:
+def seed(port: int, token: str = "") -> None:
     """PUT the read/update and delete targets the Lua script refers to."""
+    headers = {"Content-Type": "application/fhir+json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
 
     def put_range(prefix: str, numbers: range) -> None:
         conn = http.client.HTTPConnection("127.0.0.1", port)
         for n in numbers:
             body = f'{{"resourceType":"Patient","id":"{prefix}{n}","name":[{{"family":"Seed"}}]}}'
-            conn.request("PUT", f"/fhir/Patient/{prefix}{n}", body, {"Content-Type": "application/fhir+json"})
+            conn.request("PUT", f"/fhir/Patient/{prefix}{n}", body, headers)
             response = conn.getresponse()
             response.read()
             assert response.status in (200, 201), response.status
@@ -82,7 +88,7 @@ def seed(port: int) -> None:
         list(pool.map(lambda c: put_range("bench-d-", c), chunks))
 
 
-def run_wrk(port: int, mode: str, connections: int, duration: int) -> dict[str, float]:
+def run_wrk(port: int, mode: str, connections: int, duration: int, token: str = "") -> dict[str, float]:
     threads = min(connections, 2)
     command = [
         "wrk",
@@ -95,7 +101,11 @@ def run_wrk(port: int, mode: str, connections: int, duration: int) -> dict[str, 
         f"http://127.0.0.1:{port}",
     ]
     output = subprocess.run(
-        command, env={**os.environ, "MODE": mode, "SEEDED": str(SEEDED)}, capture_output=True, text=True, check=True
+        command,
+        env={**os.environ, "MODE": mode, "SEEDED": str(SEEDED), "TOKEN": token},
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout
     result = {"rps": float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))}  # type: ignore[union-attr]
     for pct in ("50", "90", "99"):
@@ -112,6 +122,9 @@ def main() -> None:
     parser.add_argument("--admin-url", default="postgresql+psycopg2://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--workers", type=int, default=2, help="gunicorn processes (one per core measured best)")
     parser.add_argument("--duration", type=int, default=10, help="seconds per phase")
+    parser.add_argument(
+        "--auth", choices=["smart", "off"], default="smart", help="SMART tokens and audit, or an open server"
+    )
     args = parser.parse_args()
     if not shutil.which("wrk"):
         raise SystemExit("wrk is not installed: apt-get install wrk")
@@ -121,7 +134,7 @@ def main() -> None:
     with admin.connect() as connection:
         connection.execute(text(f'CREATE DATABASE "{name}"'))
     url = make_url(args.admin_url).set(database=name).render_as_string(hide_password=False)
-    env = {**os.environ, "FHIR_SERVER_DATABASE_URL": url}
+    env = {**os.environ, "FHIR_SERVER_DATABASE_URL": url, "FHIR_SERVER_AUTH": args.auth}
     cli = [sys.executable, "-m", "fhir_server.cli"]
     port = free_port()
     server = None
@@ -134,13 +147,28 @@ def main() -> None:
             stderr=subprocess.DEVNULL,
         )
         wait_ready(port)
-        seed(port)
+        token = ""
+        if args.auth == "smart":
+            scope = ["--scope", "system/*.cruds"]
+            subprocess.run(
+                [*cli, "auth", "client", "add", "--client-id", "bench", "--secret", "bench-secret", *scope],
+                env=env,
+                check=True,
+                capture_output=True,
+            )
+            minted = subprocess.run(
+                [*cli, "auth", "token", "--client-id", "bench", *scope, "--audience", f"http://127.0.0.1:{port}/fhir"],
+                env=env, check=True, capture_output=True, text=True,
+            )  # fmt: skip
+            token = minted.stdout.strip()
+        seed(port, token)
         print(
-            f"gunicorn {args.workers} workers (gthread) on PostgreSQL; wrk; {os.cpu_count()} cores; {args.duration} s per phase"
+            f"gunicorn {args.workers} workers (gthread) on PostgreSQL; auth {args.auth}; wrk; "
+            f"{os.cpu_count()} cores; {args.duration} s per phase"
         )
         print(f"{'phase':<26} {'req/s':>8} {'p50 ms':>8} {'p90 ms':>8} {'p99 ms':>8} {'errors':>7}")
         for label, mode, connections in PHASES:
-            r = run_wrk(port, mode, connections, args.duration)
+            r = run_wrk(port, mode, connections, args.duration, token)
             print(
                 f"{label:<26} {r['rps']:>8.0f} {r['p50']:>8.2f} {r['p90']:>8.2f} {r['p99']:>8.2f} {r['errors']:>7.0f}",
                 flush=True,

@@ -9,6 +9,7 @@ from typing import Any
 from flask import Flask
 
 from adapters.dicom.wado import blueprint as dicomweb_blueprint
+from fhir_server.audit.drain import start_background_drain
 from fhir_server.auth import cors
 from fhir_server.auth.endpoints import blueprint as auth_blueprint
 from fhir_server.config import load_settings
@@ -34,6 +35,12 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
     # The SMART authorization server (token, JWKS, introspection, revocation).
     app.register_blueprint(auth_blueprint)
     cors.install(app, settings.cors_origins)
+    state = app.extensions[EXTENSION_KEY]
+    if state.auth is not None and settings.audit_drain_interval > 0:
+        # Recorded accesses become AuditEvent resources in the background, off the request path.
+        app.extensions["audit_drain_stop"] = start_background_drain(
+            state.sessions, interval=settings.audit_drain_interval
+        )
     if settings.auth == "off":
         logging.getLogger(__name__).warning(
             "FHIR_SERVER_AUTH=off: this server answers every request without a token. Use it only on a trusted machine."

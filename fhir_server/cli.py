@@ -141,9 +141,11 @@ def _register_adapters() -> None:
     # Each adapter (and the ML module) owns its command group; the main CLI only mounts them.
     from adapters.dicom.cli import dicom
     from adapters.hl7v2.cli import hl7
+    from fhir_server.audit.cli import audit
     from fhir_server.auth.cli import auth
     from ml.cli import ml
 
+    main.add_command(audit)
     main.add_command(auth)
     main.add_command(dicom)
     main.add_command(hl7)

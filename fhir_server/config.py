@@ -55,6 +55,9 @@ class Settings:
     token_lifetime: int = 3600
     #: Browser origins allowed to call the API (CORS); ``*`` for any. Empty: none.
     cors_origins: tuple[str, ...] = ()
+    #: Seconds between rounds of storing recorded accesses as AuditEvents in this process; 0: never
+    #: (``fhir-server audit flush`` or another process does it).
+    audit_drain_interval: float = 0.5
 
 
 class _SettingsSchema(Schema):
@@ -72,6 +75,7 @@ class _SettingsSchema(Schema):
     token_lifetime = fields.Integer(load_default=3600, validate=validate.Range(min=60, max=86400))
     #: Comma-separated origins such as ``https://app.example.org``.
     cors_origins = fields.String(load_default="")
+    audit_drain_interval = fields.Float(load_default=0.5, validate=validate.Range(min=0, max=3600))
 
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> Settings:

@@ -6,6 +6,7 @@ Every table is created by Alembic migrations (``alembic/versions``), never by
 
 from __future__ import annotations
 
+from models.audit import AuditOutbox
 from models.auth import (
     AuthAssertionJti,
     AuthClient,
@@ -35,6 +36,7 @@ from models.search import (
 
 __all__ = [
     "INDEX_TABLES",
+    "AuditOutbox",
     "AuthAssertionJti",
     "AuthClient",
     "AuthCode",

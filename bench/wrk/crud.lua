@@ -3,7 +3,13 @@
 local mode = os.getenv("MODE") or "read"
 local seeded = tonumber(os.getenv("SEEDED") or "1000")
 local body = '{"resourceType":"Patient","name":[{"family":"Bench","given":["Load"]}],"birthDate":"1970-01-01","gender":"female"}'
+local token = os.getenv("TOKEN")
 local json = { ["Content-Type"] = "application/fhir+json" }
+local plain = {}
+if token and token ~= "" then
+  json["Authorization"] = "Bearer " .. token
+  plain["Authorization"] = "Bearer " .. token
+end
 
 local function put(id)
   local b = '{"resourceType":"Patient","id":"' .. id .. '","name":[{"family":"Bench","given":["Upd' .. math.random(1000000) .. '"]}],"gender":"male"}'
@@ -11,10 +17,10 @@ local function put(id)
 end
 
 local ops = {
-  read = function() return wrk.format("GET", "/fhir/Patient/bench-r-" .. math.random(seeded)) end,
+  read = function() return wrk.format("GET", "/fhir/Patient/bench-r-" .. math.random(seeded), plain) end,
   create = function() return wrk.format("POST", "/fhir/Patient", json, body) end,
   update = function() return put("bench-r-" .. math.random(seeded)) end,
-  delete = function() return wrk.format("DELETE", "/fhir/Patient/bench-d-" .. math.random(seeded)) end,
+  delete = function() return wrk.format("DELETE", "/fhir/Patient/bench-d-" .. math.random(seeded), plain) end,
 }
 
 -- Mixed CRUD: 50% read, 20% create, 20% update, 10% delete.

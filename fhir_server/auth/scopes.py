@@ -26,6 +26,10 @@ _V2 = re.compile(r"^c?r?u?d?s?$")
 _SCOPE = re.compile(r"^(patient|user|system)/([A-Za-z]+|\*)\.([a-z*]+)(\?.*)?$")
 CONTEXTS = ("patient", "user", "system")
 
+#: Types a ``*`` scope does not reach: the audit trail is read only with a scope naming it
+#: (``system/AuditEvent.rs``), so an app granted ``patient/*.rs`` cannot watch who looked.
+EXPLICIT_ONLY = frozenset({"AuditEvent"})
+
 #: The permission letter each repository interaction needs.
 PERMISSION_OF = {
     "create": "c",
@@ -59,6 +63,8 @@ class ResourceScope:
     text: str = ""
 
     def covers(self, resource_type: str, permission: str) -> bool:
+        if resource_type in EXPLICIT_ONLY and self.resource_type != resource_type:
+            return False
         return self.resource_type in ("*", resource_type) and permission in self.permissions
 
     def within(self, other: ResourceScope) -> bool:

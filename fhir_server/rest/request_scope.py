@@ -52,10 +52,15 @@ def transactional(view: Callable[..., Any]) -> Callable[..., Any]:
     return wrapper
 
 
-def _close_session(_exc: BaseException | None) -> None:
+def release_session() -> None:
+    """Close the request's session now (rolling back anything not committed); later use opens a new one."""
     repo: SqlRepository | None = g.pop("fhir_repository", None)
     if repo is not None:
-        repo.session.close()  # rolls back anything not committed
+        repo.session.close()
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    release_session()
 
 
 def _negotiate() -> None:

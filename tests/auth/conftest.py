@@ -18,7 +18,10 @@ BASE = "http://fhir.test/fhir"
 
 @pytest.fixture
 def smart_app(database_url: str) -> Iterator[Flask]:
-    application = create_app({"database_url": database_url, "base_url": BASE, "auth": "smart"})
+    # The tests store recorded accesses themselves (drain_all), not on a background thread.
+    application = create_app(
+        {"database_url": database_url, "base_url": BASE, "auth": "smart", "audit_drain_interval": 0}
+    )
     yield application
     application.extensions["fhir_server"].engine.dispose()
 

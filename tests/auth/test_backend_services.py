@@ -128,7 +128,11 @@ def test_introspection_and_revocation_take_effect_at_once(
     from fhir_server.app import create_app
 
     other = create_app(
-        {"database_url": smart_app.extensions["fhir_server"].settings.database_url, "base_url": "http://fhir.test/fhir"}
+        {
+            "database_url": smart_app.extensions["fhir_server"].settings.database_url,
+            "base_url": "http://fhir.test/fhir",
+            "audit_drain_interval": 0,
+        }
     )
     try:
         assert other.test_client().get("/fhir/Patient", headers=headers).status_code == 401

@@ -17,7 +17,13 @@ APP_ORIGIN = "https://app.example.org"
 @pytest.fixture
 def cors_client(sqlite_url: str) -> Iterator[FlaskClient]:
     app: Flask = create_app(
-        {"database_url": sqlite_url, "base_url": "http://fhir.test/fhir", "auth": "smart", "cors_origins": APP_ORIGIN}
+        {
+            "database_url": sqlite_url,
+            "base_url": "http://fhir.test/fhir",
+            "auth": "smart",
+            "cors_origins": APP_ORIGIN,
+            "audit_drain_interval": 0,
+        }
     )
     yield app.test_client()
     app.extensions["fhir_server"].engine.dispose()
