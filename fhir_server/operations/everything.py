@@ -37,9 +37,16 @@ class EverythingRequest:
 
 
 def compartment_types(repo: SqlRepository, wanted: tuple[str, ...] = ()) -> list[str]:
-    """The resource types that can be in a Patient compartment, limited to ``wanted`` if given."""
+    """The resource types that can be in a Patient compartment, limited to ``wanted`` if given.
+
+    Without ``wanted``, only the types the caller may search: "everything" is everything
+    the caller is allowed to see (a ``patient/*.rs`` token does not reach AuditEvent).
+    Types named in ``wanted`` are kept, so the search refuses those it may not see.
+    """
     members = [t for t in sorted(R4_RESOURCE_TYPES) if repo.registry.compartment_params("Patient", t)]
-    return [t for t in members if t in wanted] if wanted else members
+    if wanted:
+        return [t for t in members if t in wanted]
+    return [t for t in members if repo.permits("search", t)]
 
 
 def everything(

@@ -249,6 +249,19 @@ class SqlRepository:
 
     # -- reach: what a restricted caller (a SMART token) may see and change ------------
 
+    def permits(self, interaction: str, resource_type: str) -> bool:
+        """Whether the caller may perform ``interaction`` on ``resource_type`` at all.
+
+        The same check every interaction makes first, without raising: for an operation
+        that spans types the caller did not name (``$everything``) and leaves out the
+        ones it may not see instead of refusing the whole request.
+        """
+        try:
+            self.access.check(self.context, interaction, resource_type, None)
+        except Forbidden:
+            return False
+        return True
+
     def _require_stored_in_reach(self, interaction: str, resource_type: str, resource_id: str) -> None:
         """A 404, as for a missing resource, when the stored resource is outside the caller's reach."""
         reaches = self.access.restriction(self.context, interaction, resource_type)
