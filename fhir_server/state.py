@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from conformance.validation import set_r4b_crosscheck
 from fhir_server.auth.service import AuthService
 from fhir_server.config import Settings
-from fhir_server.db import make_engine, make_session_factory
+from fhir_server.db import make_autocommit_engine, make_engine, make_session_factory
 
 EXTENSION_KEY = "fhir_server"
 
@@ -22,6 +22,8 @@ class ServerState:
     settings: Settings
     engine: Engine
     sessions: sessionmaker[Session]
+    #: One-statement work beside requests (revocation checks, audit records): :func:`make_autocommit_engine`.
+    autocommit_engine: Engine
     #: SMART authorization (keys, tokens); ``None`` when ``FHIR_SERVER_AUTH=off``.
     auth: AuthService | None = None
 
@@ -32,7 +34,10 @@ class ServerState:
         set_r4b_crosscheck(settings.r4b_crosscheck)
         engine = make_engine(settings.database_url)
         sessions = make_session_factory(engine)
+        autocommit_engine = make_autocommit_engine(engine)
         auth = (
-            AuthService.create(sessions, token_lifetime=settings.token_lifetime) if settings.auth == "smart" else None
+            AuthService.create(sessions, autocommit_engine, token_lifetime=settings.token_lifetime)
+            if settings.auth == "smart"
+            else None
         )
-        return cls(settings, engine, sessions, auth)
+        return cls(settings, engine, sessions, autocommit_engine, auth)

@@ -1,7 +1,8 @@
 """Moves recorded accesses from the outbox into AuditEvent resources.
 
-Each batch is stored with the repository's batch write (validated, versioned,
-indexed like any resource) and deleted from the outbox in the same transaction,
+Each batch is stored with the repository's batch write (versioned and indexed
+like any resource; not validated again: the events are built by
+:mod:`fhir_server.audit` from templates the tests validate) and deleted from the outbox in the same transaction,
 so an access is never lost and never stored twice. Several processes may drain
 at once: PostgreSQL hands each its own rows (``FOR UPDATE SKIP LOCKED``).
 """
@@ -34,7 +35,9 @@ def drain_once(sessions: sessionmaker[Session], *, limit: int = BATCH) -> int:
         if not rows:
             return 0
         repo = SqlRepository(session, RequestContext(actor="audit"))
-        repo.write_many([PendingWrite(orjson.loads(row.event), method="POST", new=True) for row in rows])
+        repo.write_many(
+            [PendingWrite(orjson.loads(row.event), method="POST", new=True, built_by_server=True) for row in rows]
+        )
         session.execute(delete(AuditOutbox).where(AuditOutbox.pk.in_([row.pk for row in rows])))
         return len(rows)
 

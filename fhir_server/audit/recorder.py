@@ -1,10 +1,10 @@
 """Records every REST request in the audit outbox, before the response leaves the server.
 
-The row is committed in its own short transaction. On PostgreSQL that commit does
-not wait for the WAL flush (``synchronous_commit = off``): the row is safe once the
-database has it, whatever happens to this process, and the request does not pay a
-disk flush. Turning a row into an AuditEvent resource (validation, indexing) is
-the drain's work, off the request path.
+The row is one INSERT on the autocommit engine (:func:`fhir_server.db.make_autocommit_engine`):
+on PostgreSQL one round trip, committed without waiting for the WAL flush, so the
+row is safe once the database has it, whatever happens to this process, and the
+request does not pay a disk flush. Turning a row into a stored AuditEvent
+(indexing) is the drain's work, off the request path.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ from __future__ import annotations
 import logging
 from datetime import UTC, datetime
 
-import orjson
 from flask import Blueprint, Response, g, request
-from sqlalchemy import insert, text
 
 from fhir_server.audit.events import Access, audit_event
-from models import AuditOutbox
+from fhir_server.audit.outbox import enqueue
 
 _log = logging.getLogger(__name__)
 
@@ -65,10 +63,8 @@ def _record(response: Response) -> Response:
         query=request.query_string.decode(errors="replace") or None,
     )
     event = audit_event(access, server=request.host_url.rstrip("/"))
-    with state.engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            connection.execute(text("SET LOCAL synchronous_commit TO OFF"))
-        connection.execute(insert(AuditOutbox), {"recorded": access.recorded, "event": orjson.dumps(event)})
+    with state.autocommit_engine.begin() as connection:
+        enqueue(connection, [event])
     return response
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from fhir_server.auth.keys import KeyStore
@@ -18,10 +19,10 @@ class AuthService:
     tokens: TokenService
 
     @classmethod
-    def create(cls, sessions: sessionmaker[Session], *, token_lifetime: int) -> AuthService:
+    def create(cls, sessions: sessionmaker[Session], autocommit_engine: Engine, *, token_lifetime: int) -> AuthService:
         # A retired key keeps verifying for one token lifetime, so rotation never cuts a live token off.
         keys = KeyStore(sessions, keep_retired_for=timedelta(seconds=token_lifetime))
-        return cls(TokenService(sessions, keys, lifetime=token_lifetime))
+        return cls(TokenService(keys, autocommit_engine, lifetime=token_lifetime))
 
 
 def authorization_base(fhir_base: str) -> str:

@@ -1,8 +1,14 @@
 """Access tokens: signed JWTs (RFC 9068 shape) minted and verified with joserfc.
 
-A token carries everything enforcement needs (scope, patient, fhirUser, client),
-so a request costs one signature check and one primary-key look-up of the
-revocation table, which makes a revocation effective at once in every process.
+A token carries everything enforcement needs (scope, patient, fhirUser, client).
+A request costs:
+
+* the signature and claims check, once per token and process: verified tokens are
+  kept (up to :data:`VERIFIED_CACHE_SIZE`), so a client's later requests pay a
+  dictionary look-up and an expiry comparison instead of an RSA verification;
+* one primary-key look-up of the revocation table, on every request, in one
+  round trip (:func:`fhir_server.db.make_autocommit_engine`): a revocation is
+  effective at once in every process, with no cache to go stale.
 """
 
 from __future__ import annotations
@@ -16,12 +22,15 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jws import extract_compact
-from sqlalchemy import select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import Engine, bindparam, select
+from sqlalchemy.orm import Session
 
 from fhir_server.auth.keys import ALGORITHMS, SIGNING_ALGORITHM, KeyStore
-from fhir_server.db import unit_of_work
 from models import AuthRevokedToken
+
+#: Verified tokens a process keeps; when full it starts over (a client's next request re-verifies).
+VERIFIED_CACHE_SIZE = 4096
+_REVOKED = select(AuthRevokedToken.jti).where(AuthRevokedToken.jti == bindparam("jti"))
 
 
 class InvalidToken(Exception):
@@ -66,9 +75,11 @@ class AccessToken:
 class TokenService:
     """Mints and verifies this server's access tokens."""
 
-    def __init__(self, sessions: sessionmaker[Session], keys: KeyStore, *, lifetime: int) -> None:
-        self._sessions = sessions
+    def __init__(self, keys: KeyStore, autocommit_engine: Engine, *, lifetime: int) -> None:
+        self._autocommit_engine = autocommit_engine
         self.keys = keys
+        #: (audience, token) -> claims of tokens whose signature and claims were checked.
+        self._verified: dict[tuple[str, str], AccessToken] = {}
         #: Seconds an access token is valid.
         self.lifetime = lifetime
 
@@ -104,6 +115,21 @@ class TokenService:
 
         :raises InvalidToken: otherwise, saying which check failed.
         """
+        token = self._verified.get((audience, value))
+        if token is None:
+            token = self._verify_signed(value, audience=audience)
+            if len(self._verified) >= VERIFIED_CACHE_SIZE:
+                self._verified.clear()
+            self._verified[(audience, value)] = token
+        elif token.expires <= time.time():
+            self._verified.pop((audience, value), None)
+            raise InvalidToken("The access token has expired.")
+        if self.is_revoked(token.jti):
+            raise InvalidToken("The access token has been revoked.")
+        return token
+
+    def _verify_signed(self, value: str, *, audience: str) -> AccessToken:
+        """The claims of ``value`` once its signature, audience and expiry are checked (not revocation)."""
         try:
             kid = extract_compact(value.encode()).headers().get("kid")
             decoded = jwt.decode(value, self.keys.verification_keys(kid), algorithms=ALGORITHMS)
@@ -123,8 +149,6 @@ class TokenService:
             raise InvalidToken("The access token has expired.") from exc
         except JoseError as exc:
             raise InvalidToken(f"The access token is not valid for this server ({exc.description}).") from exc
-        if self.is_revoked(claims["jti"]):
-            raise InvalidToken("The access token has been revoked.")
         return AccessToken(
             jti=claims["jti"],
             client_id=claims["client_id"],
@@ -137,8 +161,8 @@ class TokenService:
         )
 
     def is_revoked(self, jti: str) -> bool:
-        with unit_of_work(self._sessions, write=False) as session:
-            return session.execute(select(AuthRevokedToken.jti).where(AuthRevokedToken.jti == jti)).first() is not None
+        with self._autocommit_engine.connect() as connection:
+            return connection.execute(_REVOKED, {"jti": jti}).first() is not None
 
     def revoke(self, session: Session, jti: str, expires: int) -> None:
         """Refuse the token with this id from now on, in every process."""

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import orjson
 from fhir_factories import FHIR_JSON, outcome_text, patient, post
 from flask import Flask
@@ -74,10 +76,8 @@ def test_conditional_delete_single_mode(client: FlaskClient) -> None:
 
 def test_conditional_delete_multiple_mode_when_configured(app: Flask, client: FlaskClient) -> None:
     state = app.extensions["fhir_server"]
-    app.extensions["fhir_server"] = type(state)(
-        state.settings.__class__(**{**_fields(state.settings), "conditional_delete_max": 5}),
-        state.engine,
-        state.sessions,
+    app.extensions["fhir_server"] = dataclasses.replace(
+        state, settings=dataclasses.replace(state.settings, conditional_delete_max=5)
     )
     for _ in range(3):
         post(client, patient(identifier=MRN))
@@ -86,10 +86,6 @@ def test_conditional_delete_multiple_mode_when_configured(app: Flask, client: Fl
     statement = client.get("/fhir/metadata").get_json()
     entry = next(e for e in statement["rest"][0]["resource"] if e["type"] == "Patient")
     assert entry["conditionalDelete"] == "multiple"
-
-
-def _fields(settings: object) -> dict[str, object]:
-    return {name: getattr(settings, name) for name in settings.__dataclass_fields__}  # type: ignore[attr-defined]
 
 
 def test_conditional_delete_without_criteria_is_400(client: FlaskClient) -> None:
