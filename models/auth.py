@@ -47,6 +47,9 @@ class AuthClient(Base):
     #: Space-separated scopes: the most the client may be granted.
     scope: Mapped[str] = mapped_column(Text)
     created: Mapped[datetime]
+    #: The RFC 7591 metadata a dynamically registered client was registered with (JSON); ``None`` for
+    #: a client added with ``fhir-server auth client add``.
+    registration: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class AuthSigningKey(Base):
@@ -131,3 +134,20 @@ class AuthSecret(Base):
     name: Mapped[str] = mapped_column(String(64), primary_key=True)
     value: Mapped[str] = mapped_column(String(256))
     created: Mapped[datetime]
+
+
+class AuthRegistrationToken(Base):
+    """An initial access token (RFC 7591 section 3) that lets its bearer register clients at ``/auth/register``.
+
+    Issued by ``fhir-server auth registration-token``; only the SHA-256 of the value is stored.
+    A client registered with it is granted at most ``scope``.
+    """
+
+    __tablename__ = "auth_registration_token"
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    #: Space-separated scopes: the ceiling of what a client registered with this token may be granted.
+    scope: Mapped[str] = mapped_column(Text)
+    created: Mapped[datetime]
+    #: After this the token registers nothing.
+    expires: Mapped[datetime]

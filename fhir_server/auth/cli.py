@@ -1,4 +1,5 @@
-"""``fhir-server auth ...``: register clients and users, mint development tokens, rotate keys."""
+"""``fhir-server auth ...``: register clients and users, mint development tokens, rotate keys,
+issue initial access tokens for dynamic client registration."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from fhir_server.auth.clients import (
     remove_user,
 )
 from fhir_server.auth.keys import rotate
+from fhir_server.auth.registration import DEFAULT_CEILING, INITIAL_TOKEN_LIFETIME, issue_initial_token
 from fhir_server.auth.scopes import InvalidScope, narrow
 from fhir_server.auth.service import AuthService
 from fhir_server.cli_support import server_state
@@ -194,3 +196,37 @@ def rotate_keys() -> None:
     with unit_of_work(sessions) as session:
         kid = rotate(session, keep_for=auth_service.tokens.keys.keep_retired_for)
     click.echo(f"New signing key `{kid}`; the previous keys verify until their tokens expire.")
+
+
+@auth.command("registration-token")
+@click.option(
+    "--scope",
+    default=DEFAULT_CEILING,
+    show_default=True,
+    help="The most a client registered with this token may be granted (system/ scopes only if named here).",
+)
+@click.option(
+    "--expires-in",
+    type=click.IntRange(min=1),
+    default=INITIAL_TOKEN_LIFETIME,
+    show_default=True,
+    help="Seconds the token registers clients for.",
+)
+def registration_token(scope: str, expires_in: int) -> None:
+    """Issue an initial access token for dynamic client registration (POST /auth/register).
+
+    The token is printed once on standard output and stored only as a SHA-256 hash;
+    it registers clients, each within the scope ceiling, until it expires.
+    """
+    _, sessions = _auth_state()
+    try:
+        with unit_of_work(sessions) as session:
+            value, row = issue_initial_token(session, scope, expires_in)
+    except ValueError as exc:  # InvalidScope too
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"Initial access token for POST /auth/register, scope ceiling `{row.scope}`, "
+        f"valid until {row.expires.isoformat(timespec='seconds')} (shown only now):",
+        err=True,
+    )
+    click.echo(value)

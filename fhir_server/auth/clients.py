@@ -50,6 +50,8 @@ class ClientSpec:
     secret: str | None = None
     jwks: str | None = None
     jwks_url: str | None = None
+    #: The RFC 7591 metadata (JSON) of a dynamically registered client; see :mod:`fhir_server.auth.registration`.
+    registration: str | None = None
 
     @property
     def auth_method(self) -> str:
@@ -82,6 +84,7 @@ def add_client(session: Session, spec: ClientSpec) -> AuthClient:
         redirect_uris=" ".join(spec.redirect_uris),
         scope=" ".join(spec.scope.split()),
         created=datetime.now(UTC),
+        registration=spec.registration,
     )
     session.add(row)
     session.flush()

@@ -3,7 +3,8 @@
 Built so far: the token endpoint for SMART Backend Services (``client_credentials``
 with ``private_key_jwt``, or a client secret) and for apps (``authorization_code``,
 with the authorization endpoint in :mod:`fhir_server.auth.authorize`), the JWKS,
-token introspection (RFC 7662) and revocation (RFC 7009). Discovery lists exactly these.
+token introspection (RFC 7662), revocation (RFC 7009) and dynamic client registration
+(RFC 7591, in :mod:`fhir_server.auth.registration`). Discovery lists exactly these.
 """
 
 from __future__ import annotations
@@ -212,6 +213,7 @@ def smart_configuration() -> Response:
         "grant_types_supported": GRANT_TYPES,
         "introspection_endpoint": f"{auth_base}/introspect",
         "revocation_endpoint": f"{auth_base}/revoke",
+        "registration_endpoint": f"{auth_base}/register",
         "scopes_supported": SCOPES_SUPPORTED,
         "response_types_supported": ["code"],
         "code_challenge_methods_supported": ["S256"],
@@ -228,6 +230,7 @@ def security_section(fhir_base: str) -> dict[str, Any]:
         ("token", f"{auth_base}/token"),
         ("revoke", f"{auth_base}/revoke"),
         ("introspect", f"{auth_base}/introspect"),
+        ("register", f"{auth_base}/register"),
     ]
     return {
         "extension": [
@@ -250,5 +253,7 @@ def security_section(fhir_base: str) -> dict[str, Any]:
     }
 
 
-# The authorization endpoint registers its routes on this blueprint (imported last: it imports this module).
+# The authorization and registration endpoints register their routes on this blueprint
+# (imported last: they import this module).
 from fhir_server.auth import authorize as _authorize  # noqa: E402, F401
+from fhir_server.auth import registration as _registration  # noqa: E402, F401
