@@ -18,13 +18,16 @@ from tqdm import tqdm
 from fhir_server.cli_support import server_state
 from fhir_server.db import unit_of_work
 from fhir_server.errors import FhirError
+from fhir_server.import_report import ImportReport, strict_option
 from fhir_server.state import ServerState
 from ml.dataset import DEFAULT_DATA_DIR
-from ml.physionet import Outcome, RecordError, parse_outcomes, read_record, record_to_fhir
+from ml.physionet import Outcome, RecordError, RowError, parse_outcomes, read_record, record_to_fhir
 from ml.scoring import DEFAULT_THRESHOLD, score_batch
-from ml.store import iter_patient_ids, store_resources
+from ml.store import iter_patient_ids, replace_record
 
 if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
     from ml.model import TrainedModel
 
 __all__ = ["ml"]
@@ -51,11 +54,17 @@ def ml() -> None:
 @click.option("--outcomes", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="Outcomes-?.txt")
 @click.option("--batch-size", default=20, show_default=True, type=click.IntRange(1), help="Records per transaction.")
 @click.option("--limit", type=click.IntRange(1), help="Import only the first N records (by file name).")
-def import_physionet(directory: Path, outcomes: Path | None, batch_size: int, limit: int | None) -> None:
+@strict_option
+def import_physionet(directory: Path, outcomes: Path | None, batch_size: int, limit: int | None, strict: bool) -> None:
     """Store PhysioNet Challenge 2012 records (DIRECTORY of NNNNNN.txt) as FHIR resources.
 
-    Each batch of records is one transaction; a record that fails is reported
-    with its file and the rest are still stored. Re-importing updates in place.
+    An unusable row (empty or unknown parameter, a value that is not a number,
+    a bad time) is skipped and the rest of its record stored; a record that
+    cannot be read at all is skipped whole. The summary on stderr names each
+    reason with its first file and line; --strict exits 1 if anything was
+    skipped. Each batch of records is one transaction; re-importing converges:
+    unchanged resources keep their version, and Observations of rows no longer
+    imported are deleted.
     """
     state = server_state()
     known: dict[int, Outcome] = {}
@@ -67,43 +76,59 @@ def import_physionet(directory: Path, outcomes: Path | None, batch_size: int, li
     files = sorted(directory.glob("*.txt"))[:limit]
     if not files:
         raise click.ClickException(f"No record files (*.txt) in `{directory}`.")
-    stored, failures, started = 0, [], time.monotonic()
+    report = ImportReport(unit="row", files=len(files))
+    records, started = 0, time.monotonic()
     with tqdm(total=len(files), unit="record", desc="Importing", file=sys.stderr) as progress:
         for begin in range(0, len(files), batch_size):
             batch = files[begin : begin + batch_size]
-            converted = []
-            for path in batch:
-                try:
-                    record = read_record(path)
-                    converted.append((path, record_to_fhir(record, known.get(record.record_id))))
-                except RecordError as exc:
-                    failures.append(str(exc))
-            stored += _store_batch(state, converted, failures)
+            converted = [item for path in batch if (item := _convert(path, known, report)) is not None]
+            records += _store_batch(state, converted, report)
             progress.update(len(batch))
-            progress.set_postfix(resources=stored, failed=len(failures))
+            progress.set_postfix(resources=report.stored, skipped=report.skipped)
     elapsed = max(time.monotonic() - started, 1e-9)
-    click.echo(f"Stored {stored} resources from {len(files) - len(failures)} records in {elapsed:.1f} s.")
-    for failure in failures:
-        click.echo(f"FAILED {failure}", err=True)
-    if failures:
-        raise SystemExit(1)
+    click.echo(f"Stored {report.stored} resources from {records} records in {elapsed:.1f} s.")
+    report.finish(strict=strict)
 
 
-def _store_batch(state: ServerState, converted: list[tuple[Path, list[dict[str, Any]]]], failures: list[str]) -> int:
+def _convert(path: Path, known: dict[int, Outcome], report: ImportReport) -> tuple[Path, list[dict[str, Any]]] | None:
+    """One record file as FHIR resources, its unusable rows reported; ``None`` if none of it is usable."""
+    skipped: list[RowError] = []
+    try:
+        record = read_record(path, skipped)
+    except RecordError as exc:
+        report.add(path, None, "record not readable", str(exc))
+        return None
+    except (OSError, UnicodeDecodeError) as exc:
+        report.add(path, None, "file not readable", f"{path}: {exc}")
+        return None
+    finally:
+        for row in skipped:
+            report.add(path, f"line {row.line}", row.reason, str(row))
+    return path, record_to_fhir(record, known.get(record.record_id))
+
+
+def _store_record(session: Session, resources: list[dict[str, Any]]) -> int:
+    return replace_record(session, resources, stale_prefix=f"{resources[0]['id']}-L")
+
+
+def _store_batch(state: ServerState, converted: list[tuple[Path, list[dict[str, Any]]]], report: ImportReport) -> int:
+    """Store a batch of records in one transaction; return how many records were stored."""
     try:
         with unit_of_work(state.sessions) as session:
-            return sum(store_resources(session, resources) for _, resources in converted)
+            report.stored += sum(_store_record(session, resources) for _, resources in converted)
+        return len(converted)
     except FhirError:
         pass
     # One record spoiled the batch: store the others one by one and name it.
-    stored = 0
+    records = 0
     for path, resources in converted:
         try:
             with unit_of_work(state.sessions) as session:
-                stored += store_resources(session, resources)
+                report.stored += _store_record(session, resources)
+            records += 1
         except FhirError as exc:
-            failures.append(f"{path}: {exc.diagnostics}")
-    return stored
+            report.add(path, None, "record refused by the store", f"{path}: {exc.diagnostics}")
+    return records
 
 
 @ml.command()

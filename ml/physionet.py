@@ -47,6 +47,7 @@ __all__ = [
     "Outcome",
     "Record",
     "RecordError",
+    "RowError",
     "accepted",
     "encounter_id",
     "parse_outcomes",
@@ -65,6 +66,17 @@ _DESCRIPTORS = frozenset({"RecordID", "Age", "Gender", "Height", "ICUType", "Wei
 
 class RecordError(ValueError):
     """A record or outcomes file cannot be read; the message names the line."""
+
+
+class RowError(RecordError):
+    """One row of a record cannot be used; :attr:`reason` is its category (``bad time``...)."""
+
+    def __init__(self, line: int, reason: str, message: str) -> None:
+        super().__init__(message)
+        #: The row's 1-based line in the file.
+        self.line = line
+        #: The category, e.g. ``empty parameter name`` or ``value not a number``.
+        self.reason = reason
 
 
 def patient_id(record_id: int) -> str:
@@ -117,15 +129,51 @@ class Record:
 def _minutes(text: str, line: int) -> int:
     hours, _, minutes = text.partition(":")
     if not (hours.isdigit() and minutes.isdigit()):
-        raise RecordError(f"Line {line}: time `{text}` is not HH:MM.")
+        raise RowError(line, "bad time", f"Line {line}: time `{text}` is not HH:MM.")
     return int(hours) * 60 + int(minutes)
 
 
-def parse_record(text: str) -> Record:
+def _row(record: Record | None, row: list[str], line: int) -> Record | None:
+    """Apply one data row to ``record``; return the record (a new one for the RecordID row).
+
+    :raises RowError: the row cannot be used.
+    """
+    if len(row) != 3:
+        raise RowError(line, "wrong number of fields", f"Line {line}: expected 3 fields, got {len(row)}.")
+    minute = _minutes(row[0], line)
+    name = row[1]
+    if not name.strip():
+        raise RowError(line, "empty parameter name", f"Line {line}: the parameter name at `{row[0]}` is empty.")
+    try:
+        value = float(row[2])
+    except ValueError:
+        raise RowError(line, "value not a number", f"Line {line}: value `{row[2]}` is not a number.") from None
+    if name == "RecordID":
+        return Record(int(value))
+    if record is None:
+        raise RowError(line, "row before the RecordID", f"Line {line}: `{name}` comes before the RecordID.")
+    if minute == 0 and name in ("Gender", "ICUType"):
+        # -1 (not recorded) and anything outside the coded values mean unknown.
+        known = {"Gender": (0, 1), "ICUType": (1, 2, 3, 4)}[name]
+        code = int(value) if value in known else None
+        if name == "Gender":
+            record.gender = code
+        else:
+            record.icu_type = code
+    elif name in VARIABLES and (minute == 0 or name not in _DESCRIPTORS - {"Weight"}):
+        record.measurements.append(Measurement(minute, name, value, line))
+    else:
+        raise RowError(line, "unknown parameter", f"Line {line}: unknown parameter `{name}` at `{row[0]}`.")
+    return record
+
+
+def parse_record(text: str, skipped: list[RowError] | None = None) -> Record:
     """Parse one record file's text.
 
-    :raises RecordError: when the header, a time, a value or the RecordID is
-        malformed, naming the line.
+    :param skipped: collect unusable rows here and go on without them; without
+        it the first such row raises.
+    :raises RecordError: when the header or the RecordID is missing or
+        malformed, or (without ``skipped``) a row is unusable, naming the line.
     """
     rows = csv.reader(text.splitlines())
     header = next(rows, None)
@@ -135,43 +183,25 @@ def parse_record(text: str) -> Record:
     for line, row in enumerate(rows, start=2):
         if not row:
             continue
-        if len(row) != 3:
-            raise RecordError(f"Line {line}: expected 3 fields, got {len(row)}.")
-        minute = _minutes(row[0], line)
         try:
-            value = float(row[2])
-        except ValueError:
-            raise RecordError(f"Line {line}: value `{row[2]}` is not a number.") from None
-        name = row[1]
-        if name == "RecordID":
-            record = Record(int(value))
-            continue
-        if record is None:
-            raise RecordError(f"Line {line}: `{name}` comes before the RecordID.")
-        if minute == 0 and name in ("Gender", "ICUType"):
-            # -1 (not recorded) and anything outside the coded values mean unknown.
-            known = {"Gender": (0, 1), "ICUType": (1, 2, 3, 4)}[name]
-            code = int(value) if value in known else None
-            if name == "Gender":
-                record.gender = code
-            else:
-                record.icu_type = code
-        elif name in VARIABLES and (minute == 0 or name not in _DESCRIPTORS - {"Weight"}):
-            record.measurements.append(Measurement(minute, name, value, line))
-        else:
-            raise RecordError(f"Line {line}: unknown parameter `{name}` at `{row[0]}`.")
+            record = _row(record, row, line)
+        except RowError as exc:
+            if skipped is None or (record is None and row[1:2] == ["RecordID"]):
+                raise
+            skipped.append(exc)
     if record is None:
         raise RecordError("The record has no RecordID.")
     return record
 
 
-def read_record(path: Path) -> Record:
+def read_record(path: Path, skipped: list[RowError] | None = None) -> Record:
     """Read and parse one record file.
 
+    :param skipped: as for :func:`parse_record`.
     :raises RecordError: as :func:`parse_record`, with the file named.
     """
     try:
-        return parse_record(path.read_text())
+        return parse_record(path.read_text(), skipped)
     except RecordError as exc:
         raise RecordError(f"{path}: {exc}") from exc
 

@@ -36,6 +36,7 @@ __all__ = [
     "load_encounter",
     "load_patient",
     "observations_for_patient",
+    "replace_record",
     "repository",
     "store_resources",
 ]
@@ -178,3 +179,29 @@ def store_resources(source: Session | SqlRepository, resources: Iterable[dict[st
         repo.update(resource["resourceType"], resource["id"], resource)
         count += 1
     return count
+
+
+def replace_record(source: Session | SqlRepository, resources: list[dict[str, Any]], *, stale_prefix: str) -> int:
+    """Store one imported record so that importing it again converges on the same state.
+
+    ``resources`` is a Patient first, then the rest, with deterministic ids. A
+    resource whose content is unchanged keeps its version (a re-run writes
+    nothing new); the patient's Observations whose id starts with
+    ``stale_prefix`` but which this import no longer produces (a row since
+    removed or skipped) are deleted, so no earlier import's leftovers linger.
+
+    :returns: how many resources the record has, now stored (written or already identical).
+    :raises fhir_server.errors.InvalidResource: if a resource fails validation.
+    """
+    repo = repository(source)
+    wanted = {resource["id"] for resource in resources}
+    stale = [
+        observation["id"]
+        for observation in observations_for_patient(repo, resources[0]["id"])
+        if observation["id"].startswith(stale_prefix) and observation["id"] not in wanted
+    ]
+    for resource in resources:
+        repo.update(resource["resourceType"], resource["id"], resource, skip_unchanged=True)
+    for observation_id in stale:
+        repo.delete("Observation", observation_id)
+    return len(resources)

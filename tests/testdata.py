@@ -11,6 +11,7 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 DATA_DIR = Path(__file__).resolve().parent / "data"
 #: Six single-patient Synthea transaction Bundles.
@@ -34,3 +35,12 @@ def r4_definitions_dir() -> Path:
     if not path.is_dir():
         pytest.fail(f"{R4_DEFINITIONS_ENV} names `{path}`, which is not a folder.")
     return path
+
+
+def count_rows(url: str, sql: str) -> int:
+    """The single integer ``sql`` (a ``SELECT count(*) ...``) returns on the database at ``url``."""
+    engine = create_engine(url)
+    with engine.connect() as connection:
+        value = int(connection.execute(text(sql)).scalar_one())
+    engine.dispose()
+    return value

@@ -7,10 +7,11 @@ from pathlib import Path
 import orjson
 import pytest
 from click.testing import CliRunner
-from sqlalchemy import create_engine, text
+from sqlalchemy import text
 
 from fhir_server.cli import main
 
+from testdata import count_rows as _count
 from testdata import synthea_files
 
 
@@ -18,14 +19,6 @@ from testdata import synthea_files
 def env(database_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("FHIR_SERVER_DATABASE_URL", database_url)
     return database_url
-
-
-def _count(url: str, sql: str) -> int:
-    engine = create_engine(url)
-    with engine.connect() as connection:
-        value = int(connection.execute(text(sql)).scalar_one())
-    engine.dispose()
-    return value
 
 
 def test_db_upgrade_is_idempotent(env: str) -> None:
