@@ -4,8 +4,10 @@ Transaction and batch Bundles go through :func:`process_bundle`, exactly as
 ``POST [base]`` does (conditional references, ``ifNoneExist``, ``urn:uuid``
 links), except that a POST entry with a ``urn:uuid:`` fullUrl keeps that UUID as
 its id, so loading a file twice stores nothing new. NDJSON lines and single
-resources are stored in transactions of :data:`BATCH` resources; when one fails,
-its resources are retried one by one so the report names the failing line.
+resources are stored in transactions of :data:`BATCH` resources, those with an
+id as updates that keep the version when the content is unchanged (one without
+an id is created anew on every load); when one fails, its resources are retried
+one by one so the report names the failing line, which is skipped.
 
 Files are spread over a process pool, each process with its own engine, on
 PostgreSQL; SQLite allows one writer at a time, so there it loads in-process.
@@ -24,7 +26,8 @@ from sqlalchemy.engine import make_url
 
 from fhir_server.config import load_settings
 from fhir_server.db import unit_of_work
-from fhir_server.errors import FhirError
+from fhir_server.errors import EntryFailed, FhirError, InvalidResource
+from fhir_server.import_report import Problem
 from fhir_server.loader import BundleGroup, LoadError, LoadItem, read_groups
 from fhir_server.repository import SqlRepository
 from fhir_server.repository._batch_write import BatchWriteFailed, PendingWrite
@@ -45,7 +48,12 @@ class FileResult:
 
     path: Path
     stored: int = 0
-    failures: list[str] = field(default_factory=list)
+    #: What was skipped: lines, entries, Bundles or the whole file.
+    failures: list[Problem] = field(default_factory=list)
+
+    def skip(self, error: LoadError) -> None:
+        """Record a line, entry or file that could not be loaded."""
+        self.failures.append(Problem(error.file, error.where, error.reason, error.detail))
 
 
 def default_jobs(database_url: str) -> int:
@@ -89,7 +97,7 @@ def load_file(path: Path, state: ServerState | None = None) -> FileResult:
     try:
         for group in read_groups(path):
             if isinstance(group, LoadError):
-                result.failures.append(str(group))
+                result.skip(group)
             elif isinstance(group, BundleGroup):
                 _store_bundle(state, group, result)
             else:
@@ -99,7 +107,7 @@ def load_file(path: Path, state: ServerState | None = None) -> FileResult:
                     pending = []
         _store_items(state, pending, result)
     except LoadError as exc:
-        result.failures.append(str(exc))
+        result.skip(exc)
     return result
 
 
@@ -110,12 +118,16 @@ def _store_bundle(state: ServerState, group: BundleGroup, result: FileResult) ->
         with unit_of_work(state.sessions) as session:
             response = process_bundle(SqlRepository(session, RequestContext(actor="cli-load")), group.bundle, options)
     except FhirError as exc:
-        result.failures.append(f"{group.origin}: {exc.diagnostics}")
+        # A transaction is the unit: nothing of it was stored; the error names the entry at fault.
+        where = f"entry {exc.index}" if isinstance(exc, EntryFailed) else None
+        reason = "transaction failed" if group.bundle.get("type") == "transaction" else "Bundle refused"
+        result.skip(LoadError(group.origin, exc.diagnostics, where=where, reason=reason))
         return
     for index, entry in enumerate(response["entry"]):
         outcome = entry["response"].get("outcome")
         if outcome is not None:  # a failed batch entry
-            result.failures.append(f"{group.origin} entry {index}: {outcome['issue'][0]['diagnostics']}")
+            detail = outcome["issue"][0]["diagnostics"]
+            result.skip(LoadError(group.origin, detail, where=f"entry {index}", reason="batch entry failed"))
         elif entry["response"]["status"][:1] == "2":
             result.stored += 1
 
@@ -127,18 +139,19 @@ def _store_items(state: ServerState, items: list[LoadItem], result: FileResult) 
         result.stored += _write(state, items)
     except LoadError as exc:
         if len(items) == 1:
-            result.failures.append(str(exc))
+            result.skip(exc)
             return
         for item in items:  # isolate the failing resource; the others still load
             try:
                 result.stored += _write(state, [item])
             except LoadError as exc:
-                result.failures.append(str(exc))
+                result.skip(exc)
 
 
 def _write(state: ServerState, items: list[LoadItem]) -> int:
     writes = [
-        PendingWrite(item.resource)
+        # The same line loaded again keeps its version: a re-run stores nothing new.
+        PendingWrite(item.resource, skip_unchanged=True)
         if item.resource.get("id")
         else PendingWrite({**item.resource, "id": str(uuid.uuid4())}, method="POST", new=True)
         for item in items
@@ -147,5 +160,7 @@ def _write(state: ServerState, items: list[LoadItem]) -> int:
         try:
             SqlRepository(session, RequestContext(actor="cli-load")).write_many(writes)
         except BatchWriteFailed as exc:
-            raise LoadError(f"{items[exc.position].origin}: {exc.error.diagnostics}") from exc
+            item = items[exc.position]
+            reason = "invalid resource" if isinstance(exc.error, InvalidResource) else "refused by the repository"
+            raise LoadError(item.file, exc.error.diagnostics, where=item.where, reason=reason) from exc
     return len(items)

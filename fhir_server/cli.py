@@ -10,6 +10,7 @@ import click
 from tqdm import tqdm
 
 from fhir_server.cli_support import server_state
+from fhir_server.import_report import ImportReport, strict_option
 from fhir_server.loader import LoadError, iter_files
 from fhir_server.tls import ServerTls, tls_options
 
@@ -73,12 +74,14 @@ def upgrade() -> None:
 @click.option(
     "--jobs", type=int, default=None, help="Processes to load with (default: cores on PostgreSQL, 1 on SQLite)."
 )
-def load(paths: tuple[Path, ...], jobs: int | None) -> None:
+@strict_option
+def load(paths: tuple[Path, ...], jobs: int | None, strict: bool) -> None:
     """Store FHIR resources from JSON files, Bundles, NDJSON files or folders of them.
 
     Transaction and batch Bundles are processed as `POST [base]` processes them; each
-    transaction is atomic. A failure is reported with its file and entry or line and
-    does not stop the others.
+    transaction is atomic. A line, entry or file that cannot be parsed or fails
+    validation is skipped, the rest stored; the summary on stderr names each reason
+    with its first file and line or entry; --strict exits 1 if anything was skipped.
     """
     from fhir_server.bulk_load import FileResult, default_jobs, load_files
 
@@ -87,25 +90,23 @@ def load(paths: tuple[Path, ...], jobs: int | None) -> None:
         files = list(iter_files(list(paths)))
     except LoadError as exc:
         raise click.ClickException(str(exc)) from exc
-    stored, failures, started = 0, [], time.monotonic()
+    report, started = ImportReport(unit="item", files=len(files)), time.monotonic()
     with tqdm(total=len(files), unit="file", desc="Loading", file=sys.stderr) as progress:
 
         def done(result: FileResult) -> None:
-            nonlocal stored
-            stored += result.stored
-            failures.extend(result.failures)
+            report.stored += result.stored
+            for problem in result.failures:
+                report.add_problem(problem)
             progress.update(1)
-            progress.set_postfix(resources=stored, failed=len(failures))
+            progress.set_postfix(resources=report.stored, skipped=report.skipped)
 
         load_files(files, jobs or default_jobs(settings.database_url), done)
     elapsed = max(time.monotonic() - started, 1e-9)
     click.echo(
-        f"Stored {stored} resources from {len(files)} files in {elapsed:.1f} s ({stored / elapsed:.0f} resources/s)."
+        f"Stored {report.stored} resources from {len(files)} files in {elapsed:.1f} s "
+        f"({report.stored / elapsed:.0f} resources/s)."
     )
-    for failure in failures:
-        click.echo(f"FAILED {failure}", err=True)
-    if failures:
-        raise SystemExit(1)
+    report.finish(strict=strict)
 
 
 @main.command()

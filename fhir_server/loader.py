@@ -20,7 +20,18 @@ _UUID_URN = re.compile(r"urn:uuid:([0-9a-fA-F-]{36})")
 
 
 class LoadError(Exception):
-    """A file could not be read as FHIR; the message names the file and the reason."""
+    """A file, line or entry could not be read as FHIR; the message names the file and the reason.
+
+    :param file: the file; ``where`` in it (``line 3``, ``entry 2``), if not the whole file.
+    :param reason: the category an import report counts, e.g. ``not valid JSON``.
+    :param detail: what is wrong, without the location.
+    """
+
+    def __init__(
+        self, file: object, detail: str, *, where: str | None = None, reason: str = "file not readable"
+    ) -> None:
+        self.file, self.where, self.reason, self.detail = str(file), where, reason, detail
+        super().__init__(f"{self.file}{f' {where}' if where else ''}: {detail}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +44,11 @@ class BundleGroup:
 
 @dataclass(frozen=True, slots=True)
 class LoadItem:
-    """One resource to store, and where it came from (for error messages)."""
+    """One resource to store, and where it came from (for error messages): its file, line or entry."""
 
     resource: dict[str, Any]
-    origin: str
+    file: str
+    where: str | None = None
 
 
 def iter_files(paths: list[Path]) -> Iterator[Path]:
@@ -47,49 +59,50 @@ def iter_files(paths: list[Path]) -> Iterator[Path]:
         elif path.exists():
             yield path
         else:
-            raise LoadError(f"{path}: no such file or directory")
+            raise LoadError(path, "no such file or directory")
 
 
 def read_groups(path: Path) -> Iterator[list[LoadItem] | BundleGroup | LoadError]:
     """The resources of one file, grouped so each group is stored atomically.
 
     A batch or transaction Bundle is a :class:`BundleGroup`; a collection Bundle is
-    one group; an NDJSON file is one group per line. A line that cannot be read is
-    yielded as its :class:`LoadError` so later lines still load.
+    one group; an NDJSON file is one group per line. A line (or collection entry)
+    that cannot be read is yielded as its :class:`LoadError` so the others still load.
     """
     try:
         raw = path.read_bytes()
     except OSError as exc:
-        raise LoadError(f"{path}: {exc.strerror}") from exc
+        raise LoadError(path, str(exc.strerror)) from exc
     if path.suffix == ".ndjson":
         for number, line in enumerate(raw.splitlines(), start=1):
             if line.strip():
-                origin = f"{path}:{number}"
                 try:
-                    yield [LoadItem(_parse(line, origin), origin)]
+                    yield [LoadItem(_parse(line, path, f"line {number}"), str(path), f"line {number}")]
                 except LoadError as exc:
                     yield exc
         return
-    document = _parse(raw, str(path))
+    document = _parse(raw, path)
     if document.get("resourceType") == "Bundle" and document.get("type") in ("transaction", "batch"):
         yield BundleGroup(document, str(path))
     elif document.get("resourceType") == "Bundle" and document.get("type") == "collection":
-        yield list(_bundle_items(document, str(path)))
+        items = list(_bundle_items(document, str(path)))
+        yield [item for item in items if isinstance(item, LoadItem)]
+        yield from (item for item in items if isinstance(item, LoadError))
     else:
         yield [LoadItem(document, str(path))]
 
 
-def _parse(raw: bytes, origin: str) -> dict[str, Any]:
+def _parse(raw: bytes, path: Path, where: str | None = None) -> dict[str, Any]:
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
-        raise LoadError(f"{origin}: not valid JSON ({exc})") from exc
+        raise LoadError(path, f"not valid JSON ({exc})", where=where, reason="not valid JSON") from exc
     if not isinstance(value, dict) or "resourceType" not in value:
-        raise LoadError(f"{origin}: not a FHIR resource (no `resourceType`)")
+        raise LoadError(path, "not a FHIR resource (no `resourceType`)", where=where, reason="not a FHIR resource")
     return value
 
 
-def _bundle_items(bundle: dict[str, Any], origin: str) -> Iterator[LoadItem]:
+def _bundle_items(bundle: dict[str, Any], origin: str) -> Iterator[LoadItem | LoadError]:
     entries = bundle.get("entry") or []
     targets = {}
     for entry in entries:
@@ -100,12 +113,15 @@ def _bundle_items(bundle: dict[str, Any], origin: str) -> Iterator[LoadItem]:
     for index, entry in enumerate(entries):
         resource = entry.get("resource")
         if not isinstance(resource, dict):
-            raise LoadError(f"{origin}: entry {index} has no resource")
+            yield LoadError(
+                origin, "the entry has no resource", where=f"entry {index}", reason="entry without a resource"
+            )
+            continue
         if entry.get("fullUrl") in targets:
             resource = {**resource, "id": targets[entry["fullUrl"]].split("/", 1)[1]}
         if targets:
             resource = _rewrite_references(resource, targets)
-        yield LoadItem(resource, f"{origin} entry {index}")
+        yield LoadItem(resource, origin, f"entry {index}")
 
 
 def _rewrite_references(value: Any, targets: dict[str, str]) -> Any:

@@ -78,8 +78,11 @@ def test_failed_transaction_file_stores_nothing_and_names_the_entry(env: str, tm
         )
     )
     result = CliRunner().invoke(main, ["load", str(path)])
-    assert result.exit_code == 1
-    assert f"FAILED {path}: Bundle entry 1 (`POST Observation`) failed: The conditional reference" in result.output
+    assert result.exit_code == 1  # nothing stored
+    assert f"transaction failed (1; first: {path} entry 1)" in result.stderr
+    assert f"skipped {path} entry 1: Bundle entry 1 (`POST Observation`) failed: The conditional reference" in (
+        result.stderr
+    )
     assert scalar(env, "SELECT count(*) FROM resource") == 0
     assert scalar(env, "SELECT count(*) FROM spidx_token") == 0
 
@@ -97,8 +100,9 @@ def test_batch_file_keeps_the_good_entries(env: str, tmp_path: Path) -> None:
         )
     )
     result = CliRunner().invoke(main, ["load", str(path)])
-    assert result.exit_code == 1
-    assert "Stored 1 resources" in result.output and f"FAILED {path} entry 1:" in result.output
+    assert result.exit_code == 0, result.output
+    assert "Stored 1 resources" in result.output and f"skipped {path} entry 1:" in result.stderr
+    assert CliRunner().invoke(main, ["load", "--strict", str(path)]).exit_code == 1
 
 
 def test_ndjson_is_batched_and_a_bad_line_is_isolated(env: str, tmp_path: Path) -> None:
@@ -106,8 +110,9 @@ def test_ndjson_is_batched_and_a_bad_line_is_isolated(env: str, tmp_path: Path) 
     lines[700] = b'{"resourceType":"Patient","id":"bad","birthDate":"1999-99-99"}'
     (tmp_path / "many.ndjson").write_bytes(b"\n".join(lines))
     result = CliRunner().invoke(main, ["load", str(tmp_path / "many.ndjson")])
-    assert result.exit_code == 1
-    assert "Stored 1199 resources" in result.output and f"{tmp_path / 'many.ndjson'}:701" in result.output
+    assert result.exit_code == 0, result.output
+    assert "Stored 1199 resources" in result.output
+    assert f"invalid resource (1; first: {tmp_path / 'many.ndjson'} line 701)" in result.stderr
 
 
 def test_parallel_load_of_synthea_is_idempotent(env: str) -> None:
