@@ -186,6 +186,11 @@ def receive(
                 )
             session.add(row)
             session.flush()
+            if row.status != PENDING:  # refused at receipt; a pending row is audited when it is applied
+                # Imported here: the audit module reads this module's statuses.
+                from adapters.hl7v2.audit import audit_row
+
+                audit_row(session, header, row)
             return Receipt(row.pk, row.status, row.ack)
     except IntegrityError:
         # An identical resend committed between our look-up and insert.

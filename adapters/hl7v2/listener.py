@@ -74,7 +74,9 @@ def _commit_reject(header: MessageHeader) -> tuple[AckError, bytes] | None:
     return error, ack
 
 
-def _take_over(factory: sessionmaker[Session], header: MessageHeader, message: bytes, pk: int, lease: float) -> bytes:
+def _take_over(
+    factory: sessionmaker[Session], header: MessageHeader, message: bytes, peer: str, pk: int, lease: float
+) -> bytes:
     """Claim and map row ``pk`` if no one holds it, else answer AR (206) so the sender retries."""
     claimed = inbox.claim(factory, f"listener:{threading.get_ident()}", lease=lease, limit=1, pk=pk)
     if not claimed:
@@ -83,7 +85,7 @@ def _take_over(factory: sessionmaker[Session], header: MessageHeader, message: b
     token = claimed[0][1]
     try:
         # The row holds these very bytes (a duplicate has the same digest) and no ACK yet.
-        outcome = process(factory, pk, token, content=message, stored_ack=None)
+        outcome = process(factory, pk, token, content=message, stored_ack=None, peer=peer)
     except Exception:
         # Let a resend or a worker retry now instead of after the lease.
         try:
@@ -119,7 +121,7 @@ def storing_handler(
             if applied.ack is not None:
                 return applied.ack
             # Received before but never finished (a crash, or in flight): take it over if free.
-            return _take_over(factory, header, message, applied.pk, lease)
+            return _take_over(factory, header, message, peer, applied.pk, lease)
         reject = _commit_reject(header) if header.enhanced_mode else None
         receipt = inbox.receive(
             factory, header, message, peer, claim_token=None, lease=lease,
@@ -127,7 +129,7 @@ def storing_handler(
             rejected=(reject[0].message, "MSH[1]-9") if reject else None,
         )  # fmt: skip
         if receipt.ack is None:  # stored before without an ACK: unfinished, or reset for a retry
-            return _take_over(factory, header, message, receipt.pk, lease)
+            return _take_over(factory, header, message, peer, receipt.pk, lease)
         if worker is not None and not receipt.duplicate:
             worker.wake()
         return receipt.ack

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import select, update
 
 from adapters.hl7v2.ack import AckError, ErrorCode, ErrorLocation
+from adapters.hl7v2.audit import audit_message
 from adapters.hl7v2.errors import CharacterSetError, HeaderError
 from adapters.hl7v2.handler import acknowledge
 from adapters.hl7v2.header import MessageHeader, decode_message, parse_header
@@ -182,18 +183,19 @@ def process(
     *,
     content: bytes | None = None,
     stored_ack: bytes | None = None,
+    peer: str | None = None,
 ) -> Outcome | None:
     """Map and apply inbox row ``pk`` under claim ``token``.
 
     :param content: the row's message, when the caller has it (saves reading it back);
-        ``stored_ack`` is then the row's stored ACK.
+        ``stored_ack`` is then the row's stored ACK and ``peer`` the sender's address.
     :returns: the outcome, or ``None`` when the claim was lost to another worker.
     :raises sqlalchemy.exc.SQLAlchemyError: the database failed; the row stays pending.
     """
     if content is None:
         with unit_of_work(factory, write=False) as session:
-            row = session.execute(select(_INBOX.c.content, _INBOX.c.ack).where(_INBOX.c.pk == pk)).one()
-        content, stored_ack = row.content, row.ack
+            row = session.execute(select(_INBOX.c.content, _INBOX.c.ack, _INBOX.c.peer).where(_INBOX.c.pk == pk)).one()
+        content, stored_ack, peer = row.content, row.ack, row.peer
     header = parse_header(content)
     try:
         mapped = _map(content)
@@ -203,10 +205,16 @@ def process(
             if not _finish(session, pk, token, outcome, None, stored_ack is not None):
                 session.rollback()
                 return None
+            _audit(session, header, peer, outcome)
         return outcome
     except _Failure as failure:
         outcome = _failed(header, failure)
         with unit_of_work(factory) as session:
             if not _finish(session, pk, token, outcome, failure.where, stored_ack is not None):
                 return None
+            _audit(session, header, peer, outcome)
         return outcome
+
+
+def _audit(session: Session, header: MessageHeader, peer: str | None, outcome: Outcome) -> None:
+    audit_message(session, header, peer=peer, status=outcome.status, resources=outcome.resources, error=outcome.error)

@@ -20,13 +20,21 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from fhir_server.audit._parts import (
+    DCM,
+    ENTITY_TYPE,
+    destination_agent,
+    observer,
+    outcome_code,
+    patient_entity,
+    source_agent,
+)
 from fhir_server.repository.protocol import format_instant
 
-DCM = "http://dicom.nema.org/resources/ontology/DCM"
+__all__ = ["DCM", "Access", "audit_event", "outcome_code"]
+
 _AUDIT_TYPE = "http://terminology.hl7.org/CodeSystem/audit-event-type"
 _INTERACTION = "http://hl7.org/fhir/restful-interaction"
-_ENTITY_TYPE = "http://terminology.hl7.org/CodeSystem/audit-entity-type"
-_ENTITY_ROLE = "http://terminology.hl7.org/CodeSystem/object-role"
 
 #: Interaction -> AuditEvent.action.
 _ACTIONS = {
@@ -66,28 +74,19 @@ class Access:
     fhir_user: str | None = None
 
 
-def outcome_code(status: int) -> str:
-    return "0" if status < 400 else "4" if status < 500 else "8"
-
-
 def audit_event(access: Access, *, server: str) -> dict[str, Any]:
     """The AuditEvent resource recording ``access`` at the server named ``server``."""
-    requestor: dict[str, Any] = {
-        "type": {"coding": [{"system": DCM, "code": "110153", "display": "Source Role ID"}]},
-        "requestor": True,
-        "who": {"display": access.who or "unauthenticated"},
-    }
+    who = {"display": access.who or "unauthenticated"}
     if access.fhir_user:
-        requestor["who"] = {"reference": access.fhir_user, "display": access.who or access.fhir_user}
+        who = {"reference": access.fhir_user, "display": access.who or access.fhir_user}
+    requestor = source_agent(who, address=access.source_address)
     if access.client_id:
         requestor["altId"] = access.client_id
         requestor["name"] = f"client {access.client_id}"
-    if access.source_address:
-        requestor["network"] = {"address": access.source_address, "type": "2"}
     entities: list[dict[str, Any]] = []
     if access.resource_type:
         what: dict[str, Any] = {
-            "type": {"system": _ENTITY_TYPE, "code": "2", "display": "System Object"},
+            "type": {"system": ENTITY_TYPE, "code": "2", "display": "System Object"},
         }
         if access.resource_id:
             what["what"] = {"reference": f"{access.resource_type}/{access.resource_id}"}
@@ -97,13 +96,7 @@ def audit_event(access: Access, *, server: str) -> dict[str, Any]:
             what["query"] = base64.b64encode(access.query.encode()).decode()
         entities.append(what)
     if access.patient:
-        entities.append(
-            {
-                "what": {"reference": f"Patient/{access.patient}"},
-                "type": {"system": _ENTITY_TYPE, "code": "1", "display": "Person"},
-                "role": {"system": _ENTITY_ROLE, "code": "1", "display": "Patient"},
-            }
-        )
+        entities.append(patient_entity(access.patient))
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "id": str(uuid.uuid4()),
@@ -113,24 +106,8 @@ def audit_event(access: Access, *, server: str) -> dict[str, Any]:
         "recorded": format_instant(access.recorded),
         "outcome": outcome_code(access.status),
         "outcomeDesc": f"HTTP {access.status}",
-        "agent": [
-            requestor,
-            {
-                "type": {"coding": [{"system": DCM, "code": "110152", "display": "Destination Role ID"}]},
-                "requestor": False,
-                "who": {"display": server},
-            },
-        ],
-        "source": {
-            "observer": {"display": server},
-            "type": [
-                {
-                    "system": "http://terminology.hl7.org/CodeSystem/security-source-type",
-                    "code": "3",
-                    "display": "Web Server",
-                }
-            ],
-        },
+        "agent": [requestor, destination_agent(server)],
+        "source": observer(server, "3"),
     }
     if entities:
         event["entity"] = entities

@@ -1,0 +1,84 @@
+"""The AuditEvent of each HL7 v2 message stored: DICOM 110107 Import, queued with its data.
+
+Called wherever an inbox row gets its final status (applied, error, rejected,
+conflict), on the session whose transaction writes that row and the mapped
+resources, so the message and its audit record commit together. An identical
+resend writes nothing and is not recorded again; a message left pending for a
+worker is recorded when the worker applies it.
+
+Agents: the sending application (MSH-3) at its facility (MSH-4, as ``altId``)
+from the peer's address, and this server. Entities: the patients, every
+resource written, and the message by its control id (MSH-10).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from adapters.hl7v2.inbox import DONE
+from fhir_server.audit.activity import (
+    IMPORT,
+    INVALID,
+    SUCCESS,
+    Requestor,
+    activity_event,
+    identifier_entity,
+    peer_host,
+    resource_entity,
+)
+from fhir_server.audit.outbox import enqueue
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from adapters.hl7v2.header import MessageHeader
+    from models import Hl7v2Message
+
+__all__ = ["audit_message", "audit_row"]
+
+_MESSAGE_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0076"
+_EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0003"
+
+
+def audit_message(
+    session: Session,
+    header: MessageHeader,
+    *,
+    peer: str | None,
+    status: str,
+    resources: Sequence[str],
+    error: str | None,
+) -> None:
+    """Queue the AuditEvent of one message in ``session``'s transaction.
+
+    :param status: the inbox status (``done``: outcome 0; any other: 4, the sender's input was refused).
+    :param resources: ``Type/id`` of every resource written.
+    """
+    kind, event = header.message_type.strip().upper(), header.trigger_event.strip().upper()
+    patients = [ref.removeprefix("Patient/") for ref in resources if ref.startswith("Patient/")]
+    entities = [resource_entity(ref) for ref in resources if not ref.startswith("Patient/")]
+    details = {"MSH-9": f"{kind}^{event}", "resources": str(len(resources))}
+    name = f"HL7 v2 {kind}^{event} message"
+    entities.append(identifier_entity(header.control_id.strip(), name=name, details=details))
+    subtypes = [{"system": _MESSAGE_TYPE, "code": kind}] if kind else []
+    if event:
+        subtypes.append({"system": _EVENT_TYPE, "code": event})
+    sender = Requestor(
+        header.sending_application.strip() or "unnamed sending application",
+        alt_id=header.sending_facility.strip() or None,
+        address=peer_host(peer),
+    )
+    applied = status == DONE
+    record = activity_event(
+        IMPORT, "hl7v2-message", requestor=sender, outcome=SUCCESS if applied else INVALID,
+        description=f"Applied: {len(resources)} resources written." if applied else f"{status}: {error}",
+        patients=patients, entities=entities, subtypes=subtypes,
+    )  # fmt: skip
+    enqueue(session.connection(), [record])
+
+
+def audit_row(session: Session, header: MessageHeader, row: Hl7v2Message) -> None:
+    """:func:`audit_message` for an inbox row just added to ``session`` with its final status."""
+    resources = row.resources.split("\n") if row.resources else []
+    audit_message(session, header, peer=row.peer, status=row.status, resources=resources, error=row.error)
