@@ -11,15 +11,18 @@ import signal
 import subprocess
 import sys
 import threading
+from pathlib import Path
 from typing import Any
 
 import click
+from tqdm import tqdm
 
 from adapters.hl7v2 import inbox
 from adapters.hl7v2.listener import Listener
 from adapters.hl7v2.processing import process
 from adapters.hl7v2.worker import Worker
 from fhir_server.cli_support import server_state
+from fhir_server.import_report import ImportReport, strict_option
 from fhir_server.tls import ServerTls, TlsFiles, tls_options
 
 __all__ = ["hl7"]
@@ -125,6 +128,36 @@ def worker(once: bool, lease: float, batch: int) -> None:
     finally:
         mapper.stop()
         thread.join()
+
+
+@hl7.command("import")
+@click.argument("files", nargs=-1, required=True, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@strict_option
+def import_command(files: tuple[Path, ...], strict: bool) -> None:
+    """Import HL7 v2 messages from FILES, each processed as `hl7 listen` processes a received one.
+
+    A file holds one message or many: MLLP-framed, or segments on lines (CR, LF or
+    CRLF) with each MSH or a blank line starting a message. A message its ACK would
+    answer AE or AR is reported with file, message number and line and the ACK's
+    error text, and kept in the inbox (`hl7 errors`, `hl7 retry`); the others are
+    stored. Importing a file again stores nothing twice. --strict exits 1 if
+    anything was skipped.
+    """
+    from adapters.hl7v2.file_import import import_messages
+
+    state = server_state()
+    report = ImportReport(unit="message", stored_unit="message")
+    try:
+        with tqdm(total=len(files), unit="file", desc="Importing", file=sys.stderr) as progress:
+
+            def advance() -> None:
+                progress.update(1)
+                progress.set_postfix(messages=report.stored, skipped=report.skipped)
+
+            import_messages(state.sessions, files, report, on_file=advance)
+    finally:
+        state.engine.dispose()
+    report.finish(strict=strict)
 
 
 @hl7.command()
