@@ -20,6 +20,7 @@ import click
 from tqdm import tqdm
 
 from adapters.dicom.background import BackgroundPublisher
+from adapters.dicom.errors import DicomProblem
 from adapters.dicom.filestore import FileStore
 from adapters.dicom.importer import ImportSummary, import_files, iter_import_files
 from adapters.dicom.publisher import Publisher
@@ -27,6 +28,7 @@ from adapters.dicom.scp import StorageScp
 from adapters.dicom.settings import DicomSettings, load_dicom_settings
 from adapters.dicom.store import InstanceStore
 from fhir_server.config import ConfigError, load_settings
+from fhir_server.import_report import ImportReport, strict_option
 from fhir_server.state import ServerState
 from fhir_server.tls import ServerTls, tls_options
 
@@ -131,8 +133,14 @@ def listen(host: str, port: int, ae_title: str, allow_calling: tuple[str, ...], 
 @dicom.command("import")
 @click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=Path))
 @click.option("--force", is_flag=True, help="Also read data sets without the 128-byte preamble and DICM prefix.")
-def import_command(paths: tuple[Path, ...], force: bool) -> None:
-    """Store DICOM files and folders (recursively; DICOMDIR files are skipped), then publish them."""
+@strict_option
+def import_command(paths: tuple[Path, ...], force: bool, strict: bool) -> None:
+    """Store DICOM files and folders (recursively; DICOMDIR files are skipped), then publish them.
+
+    A file that cannot be read, is not DICOM or is refused by the store is reported
+    with its reason and skipped, the others stored; a study that cannot be published
+    is reported too. --strict exits 1 if anything was skipped.
+    """
     runtime = _runtime()
     files = list(iter_import_files(paths))
     with tqdm(total=len(files), unit="file", desc="Importing", file=sys.stderr) as progress:
@@ -149,12 +157,25 @@ def import_command(paths: tuple[Path, ...], force: bool) -> None:
         f"{summary.skipped} DICOMDIR skipped; published {published.studies} studies "
         f"({published.instances} instances)."
     )
+    # Duplicates are stored instances too (the first copy is kept), as is a re-run's input.
+    report = ImportReport(unit="file", stored_unit="instance", stored=summary.stored + summary.duplicates)
+    report.files = len(files)
     for failure in summary.failures:
-        click.echo(f"FAILED {failure}", err=True)
+        reason = _REASONS[failure.code] if failure.code else "file not readable"
+        report.add(failure.path, None, reason, failure.reason)
     for message in published.failures:
-        click.echo(f"FAILED {message}", err=True)
-    if summary.failures or published.failures:
-        raise SystemExit(1)
+        report.add("(publishing)", None, "study not published", message)
+    report.finish(strict=strict)
+
+
+#: Report categories of the rules a refused file broke.
+_REASONS = {
+    DicomProblem.NOT_DICOM: "not a DICOM file",
+    DicomProblem.TRUNCATED: "truncated",
+    DicomProblem.MISSING_ATTRIBUTE: "required attribute missing",
+    DicomProblem.INVALID_UID: "invalid UID",
+    DicomProblem.UNREADABLE: "data set not readable",
+}
 
 
 if __name__ == "__main__":

@@ -20,7 +20,7 @@ from pydicom import dcmread, dcmwrite
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import UID
 
-from adapters.dicom.errors import InvalidDicomError
+from adapters.dicom.errors import DicomProblem, InvalidDicomError
 from adapters.dicom.headers import read_instance_header
 
 if TYPE_CHECKING:
@@ -41,6 +41,8 @@ class ImportFailure:
     path: Path
     #: A whole sentence naming the problem.
     reason: str
+    #: The rule the file broke; ``None`` when it could not be read at all.
+    code: DicomProblem | None = None
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -95,7 +97,7 @@ def import_files(
             try:
                 receipt = import_file(store, path, force=force)
             except InvalidDicomError as exc:
-                summary.failures.append(ImportFailure(path, exc.reason))
+                summary.failures.append(ImportFailure(path, exc.reason, exc.code))
             except OSError as exc:
                 summary.failures.append(ImportFailure(path, f"The file could not be read: {exc.strerror or exc}."))
             else:
