@@ -20,8 +20,10 @@ from pydicom import dcmread, dcmwrite
 from pydicom.dataset import FileMetaDataset
 from pydicom.uid import UID
 
-from adapters.dicom.errors import DicomProblem, InvalidDicomError
+from adapters.dicom.audit import IMPORT_FILES, Origin
+from adapters.dicom.errors import InvalidDicomError
 from adapters.dicom.headers import read_instance_header
+from fhir_server.audit.activity import cli_user
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Iterator
@@ -41,8 +43,6 @@ class ImportFailure:
     path: Path
     #: A whole sentence naming the problem.
     reason: str
-    #: The rule the file broke; ``None`` when it could not be read at all.
-    code: DicomProblem | None = None
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -90,14 +90,15 @@ def import_files(
     :param progress: called after each file with the running summary.
     """
     summary = ImportSummary()
+    origin = Origin(cli_user(), IMPORT_FILES)  # files are imported by whoever runs the command
     for path in files:
         if path.name.upper() == _DICOMDIR:
             summary.skipped += 1
         else:
             try:
-                receipt = import_file(store, path, force=force)
+                receipt = import_file(store, path, force=force, origin=origin)
             except InvalidDicomError as exc:
-                summary.failures.append(ImportFailure(path, exc.reason, exc.code))
+                summary.failures.append(ImportFailure(path, exc.reason))
             except OSError as exc:
                 summary.failures.append(ImportFailure(path, f"The file could not be read: {exc.strerror or exc}."))
             else:
@@ -111,7 +112,7 @@ def import_files(
     return summary
 
 
-def import_file(store: InstanceStore, path: Path, *, force: bool = False) -> Receipt:
+def import_file(store: InstanceStore, path: Path, *, force: bool = False, origin: Origin | None = None) -> Receipt:
     """Store one file.
 
     :raises InvalidDicomError: if it is not an acceptable DICOM instance.
@@ -120,7 +121,7 @@ def import_file(store: InstanceStore, path: Path, *, force: bool = False) -> Rec
     data = path.read_bytes()
     if force and data[_PREAMBLE : _PREAMBLE + 4] != b"DICM":
         data = _as_part10(data)
-    return store.receive(data, source="import", quarantine=False)
+    return store.receive(data, source="import", quarantine=False, origin=origin or Origin(cli_user(), IMPORT_FILES))
 
 
 def _as_part10(data: bytes) -> bytes:

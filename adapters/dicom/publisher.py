@@ -25,7 +25,9 @@ import orjson
 from sqlalchemy import func, select, text, update
 
 from adapters.dicom._codec import header_from_json
+from adapters.dicom.audit import published_event
 from adapters.dicom.mapping import deterministic_id, imaging_study_from_instances, patient_from_header
+from fhir_server.audit.outbox import enqueue
 from fhir_server.db import unit_of_work
 from fhir_server.errors import FhirError, Gone, NotFound
 from fhir_server.repository import RequestContext, SqlRepository
@@ -150,6 +152,10 @@ class Publisher:
                     .where(DicomInstance.pk.in_(pending[start : start + _CHUNK]))
                     .values(published=True, published_at=now, publish_error=None)
                 )
+            if pending:  # new instances made it into FHIR in this transaction: audited with it
+                written = [f"ImagingStudy/{study['id']}"]
+                event = published_event(study_uid, patient["id"], written, len(pending), actor=self.context.actor)
+                enqueue(session.connection(), [event])
             return len(pending)
 
     def _record_failure(self, study_uid: str, message: str) -> None:

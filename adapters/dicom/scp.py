@@ -33,7 +33,9 @@ from pydicom.uid import AllTransferSyntaxes
 from pynetdicom import AE, AllStoragePresentationContexts, evt
 from pynetdicom.sop_class import Verification  # type: ignore[attr-defined]
 
+from adapters.dicom.audit import C_STORE, Origin
 from adapters.dicom.errors import DicomProblem, InvalidDicomError
+from fhir_server.audit.activity import Requestor
 
 if TYPE_CHECKING:
     import ssl
@@ -126,10 +128,12 @@ class StorageScp:
         calling = event.assoc.requestor.ae_title.strip()
         request = event.request
         expected = str(getattr(request, "AffectedSOPInstanceUID", "") or "") or None
+        origin = Origin(Requestor(calling, address=event.assoc.requestor.address), C_STORE)
         try:
             receipt = self.store.receive(
-                event.encoded_dataset(include_meta=True), source=f"dicom:{calling}", expected_sop_instance_uid=expected
-            )
+                event.encoded_dataset(include_meta=True), source=f"dicom:{calling}",
+                expected_sop_instance_uid=expected, origin=origin,
+            )  # fmt: skip
         except InvalidDicomError as exc:
             status = STATUS_DOES_NOT_MATCH if exc.code in _MATCH_PROBLEMS else STATUS_CANNOT_UNDERSTAND
             logger.warning("Refused instance `%s` from %s: %s", expected, calling, exc.reason)

@@ -22,8 +22,11 @@ from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 
 from adapters.dicom._codec import header_to_json
+from adapters.dicom.audit import Origin, instance_event
 from adapters.dicom.errors import DicomProblem, InvalidDicomError
 from adapters.dicom.headers import read_instance_header
+from fhir_server.audit.activity import FAILED, INVALID, record_alone
+from fhir_server.audit.outbox import enqueue
 from fhir_server.db import unit_of_work
 from models import DicomInstance
 
@@ -81,6 +84,7 @@ class InstanceStore:
         source: str,
         expected_sop_instance_uid: str | None = None,
         quarantine: bool = True,
+        origin: Origin | None = None,
     ) -> Receipt:
         """Validate a Part 10 file, store its bytes and commit its row.
 
@@ -89,10 +93,12 @@ class InstanceStore:
         :param expected_sop_instance_uid: the UID the sender announced (the
             C-STORE Affected SOP Instance UID); a data set naming another is refused.
         :param quarantine: keep refused input in the store's quarantine.
+        :param origin: who sent it, for the AuditEvent (default: named by ``source``).
         :raises InvalidDicomError: if the input is refused; nothing is stored.
         :raises OSError: or a database error, if storing failed; the caller
             must report failure so the sender tries again.
         """
+        origin = origin or Origin.named(source)
         try:
             header = read_instance_header(data)
             if expected_sop_instance_uid is not None and header.sop_instance_uid != expected_sop_instance_uid:
@@ -104,16 +110,28 @@ class InstanceStore:
         except InvalidDicomError as exc:
             if quarantine:
                 self.files.quarantine(data, exc.reason, context={"source": source, "problem": str(exc.code)})
+            event = instance_event(
+                origin, None, outcome=INVALID, description=exc.reason, sop_instance_uid=expected_sop_instance_uid
+            )
+            record_alone(self.sessions, [event])
             raise
-        known = self._stored_sha256(header.sop_instance_uid)
-        if known is not None:
-            return self._duplicate(header, known, data)
-        stored = self.files.put(data)
-        with unit_of_work(self.sessions) as session:
-            inserted = _insert_new(session, _row(header, stored.sha256, stored.size, source))
+        try:
+            known = self._stored_sha256(header.sop_instance_uid)
+            if known is not None:
+                return self._duplicate(header, known, data, origin)
+            stored = self.files.put(data)
+            with unit_of_work(self.sessions) as session:
+                inserted = _insert_new(session, _row(header, stored.sha256, stored.size, source))
+                if inserted:  # audited with the row, so a committed instance is never unaudited
+                    enqueue(session.connection(), [instance_event(origin, header, description="Stored.")])
+        except Exception:
+            failure = "The instance could not be stored (disk or database failure)."
+            record_alone(self.sessions, [instance_event(origin, header, outcome=FAILED, description=failure)])
+            raise
         if not inserted:
             # Another association stored the same instance between our check and insert.
-            return self._duplicate(header, self._stored_sha256(header.sop_instance_uid) or stored.sha256, data)
+            sha256 = self._stored_sha256(header.sop_instance_uid) or stored.sha256
+            return self._duplicate(header, sha256, data, origin)
         return Receipt(header=header, sha256=stored.sha256, duplicate=False)
 
     def _stored_sha256(self, sop_instance_uid: str) -> str | None:
@@ -122,7 +140,7 @@ class InstanceStore:
                 select(DicomInstance.sha256).where(DicomInstance.sop_instance_uid == sop_instance_uid)
             ).scalar_one_or_none()
 
-    def _duplicate(self, header: InstanceHeader, sha256: str, data: bytes) -> Receipt:
+    def _duplicate(self, header: InstanceHeader, sha256: str, data: bytes, origin: Origin) -> Receipt:
         if hashlib.sha256(data).hexdigest() != sha256:
             # Same UID, other bytes: DICOM says it is the same instance, so the first
             # copy stays; an operator may want to know a sender re-encoded it.
@@ -130,6 +148,9 @@ class InstanceStore:
                 "Instance `%s` was received again with different content; the first copy is kept.",
                 header.sop_instance_uid,
             )
+        # Nothing is written, but the sender did hand this patient's instance over: record it.
+        event = instance_event(origin, header, description="Already stored; the first copy is kept.")
+        record_alone(self.sessions, [event])
         return Receipt(header=header, sha256=sha256, duplicate=True)
 
 
