@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
+from auth.live import LiveServer, serve
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -63,3 +65,10 @@ def store(smart_app: Flask) -> Callable[[dict[str, Any]], str]:
             return repo.create(resource).id
 
     return put
+
+
+@pytest.fixture
+def live_server(tmp_path: Path) -> Iterator[LiveServer]:
+    """``fhir-server serve`` on a new SQLite file of its own (the server migrates it on start)."""
+    with serve(f"sqlite:///{tmp_path / 'live.sqlite3'}") as server:
+        yield server

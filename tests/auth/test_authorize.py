@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import os
 import secrets
-import socket
-import subprocess
-import sys
-import time
-from collections.abc import Callable, Iterator
-from html.parser import HTMLParser
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import requests
 from auth.conftest import BASE
-from authlib.common.security import generate_token
-from authlib.integrations.requests_client import OAuth2Session
+from auth.live import Form, LiveServer, check_user_patient_reader, code_flow
 from click.testing import CliRunner
 from flask import Flask
 from flask.testing import FlaskClient
@@ -35,29 +26,8 @@ APP = "https://app.example/callback"
 VERIFIER = secrets.token_urlsafe(48)
 
 
-class _Form(HTMLParser):
-    """The fields of the page's first form: hidden values, and the options of a select."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.fields: dict[str, str] = {}
-        self.options: list[str] = []
-        self.buttons: list[str] = []
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        a = {k: v or "" for k, v in attrs}
-        if tag == "input" and a.get("type") == "hidden":
-            self.fields[a["name"]] = a["value"]
-        elif tag == "option":
-            self.options.append(a["value"])
-        elif tag == "button" and "value" in a:
-            self.buttons.append(a["value"])
-
-
-def form_of(response: TestResponse) -> _Form:
-    parser = _Form()
-    parser.feed(response.get_data(as_text=True))
-    return parser
+def form_of(response: TestResponse) -> Form:
+    return Form(response.get_data(as_text=True))
 
 
 @pytest.fixture
@@ -121,7 +91,7 @@ def sign_in_and_approve(
         assert picker.options == ["A", "B"]
         page = client.post("/auth/authorize", data={**picker.fields, "patient": patient})
     approval = form_of(page)
-    assert approval.buttons == ["approve", "deny"]
+    assert list(approval.buttons) == ["approve", "deny"]
     return redirected(client.post("/auth/authorize", data={**approval.fields, "decision": "approve"}))
 
 
@@ -321,84 +291,25 @@ def test_no_refresh_token_without_offline_or_online_access(smart_client: FlaskCl
 
 # -- against the running server, with a real OAuth2 client library ------------------
 
-CLI = [sys.executable, "-m", "fhir_server.cli"]
 
-
-@pytest.fixture
-def live_server(tmp_path: Path) -> Iterator[tuple[str, dict[str, str]]]:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    env = {**os.environ, "FHIR_SERVER_DATABASE_URL": f"sqlite:///{tmp_path / 'live.sqlite3'}"}
-    env.pop("FHIR_SERVER_AUTH", None)  # the default: SMART
-    server = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/fhir/metadata", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-        yield base, env
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
-
-
-def test_authlib_public_client_runs_the_code_flow_with_pkce(live_server: tuple[str, dict[str, str]]) -> None:
-    base, env = live_server
+def test_authlib_public_client_runs_the_code_flow_with_pkce(live_server: LiveServer) -> None:
     callback = "http://127.0.0.1:9/callback"
-    for command in (
-        ["auth", "client", "add", "--client-id", "web-app", "--public", "--redirect-uri", callback,
-         "--scope", "user/*.rs openid fhirUser offline_access"],
-        ["auth", "user", "add", "--username", "bob", "--password", "long enough pw", "--fhir-user", "Practitioner/7"],
-    ):  # fmt: skip
-        done = subprocess.run([*CLI, *command], env=env, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, done.stderr
-    config = requests.get(f"{base}/fhir/.well-known/smart-configuration", timeout=5).json()
-    app = OAuth2Session(
+    live_server.cli(
+        "auth", "client", "add", "--client-id", "web-app", "--public", "--redirect-uri", callback,
+        "--scope", "user/*.rs openid fhirUser offline_access",
+    )  # fmt: skip
+    live_server.cli(
+        "auth", "user", "add", "--username", "bob", "--password", "long enough pw", "--fhir-user", "Practitioner/7"
+    )
+    app, token = code_flow(
+        live_server,
         "web-app",
-        scope="user/Patient.rs openid fhirUser offline_access",
+        "user/Patient.rs openid fhirUser offline_access",
+        username="bob",
+        password="long enough pw",
         redirect_uri=callback,
-        code_challenge_method="S256",
-        token_endpoint_auth_method="none",
     )
-    verifier = generate_token(64)
-    url, state = app.create_authorization_url(
-        config["authorization_endpoint"], code_verifier=verifier, aud=f"{base}/fhir"
-    )
-    browser = requests.Session()
-    page = browser.get(url, timeout=10)
-    assert page.status_code == 200
-    login = _Form()
-    login.feed(page.text)
-    page = browser.post(
-        config["authorization_endpoint"],
-        data={**login.fields, "username": "bob", "password": "long enough pw"},
-        timeout=10,
-    )
-    approval = _Form()
-    approval.feed(page.text)
-    back = browser.post(
-        config["authorization_endpoint"],
-        data={**approval.fields, "decision": "approve"},
-        allow_redirects=False,
-        timeout=10,
-    )
-    assert back.status_code == 302 and back.headers["Location"].startswith(callback)
-    token = app.fetch_token(
-        config["token_endpoint"], authorization_response=back.headers["Location"], code_verifier=verifier
-    )
-    assert token["scope"] == "user/Patient.rs openid fhirUser offline_access"
-    assert "id_token" in token and "refresh_token" in token
-    assert app.get(f"{base}/fhir/Patient", timeout=10).status_code == 200
-    assert app.get(f"{base}/fhir/Observation", timeout=10).status_code == 403
-    renewed = app.refresh_token(config["token_endpoint"])
-    assert renewed["access_token"] != token["access_token"]
-    assert state in back.headers["Location"]
+    check_user_patient_reader(live_server, app, token)
 
 
 @pytest.mark.usefixtures("registered")

@@ -10,10 +10,7 @@ ES384 client assertion and calls the FHIR API.
 from __future__ import annotations
 
 import hashlib
-import os
-import socket
 import subprocess
-import sys
 import time
 import warnings
 from collections.abc import Iterator
@@ -22,42 +19,30 @@ from typing import Any
 
 import pytest
 import requests
-from auth.test_authorize import _Form
-from authlib.common.security import generate_token
-from authlib.integrations.requests_client import OAuth2Session
-from authlib.oauth2.rfc7523 import PrivateKeyJWT
+from auth.live import (
+    CLI,
+    LiveServer,
+    backend_session,
+    check_patient_writing_backend,
+    check_user_patient_reader,
+    code_flow,
+    serve,
+    server_env,
+)
 from joserfc.errors import SecurityWarning
 from joserfc.jwk import ECKey, RSAKey
 from sqlalchemy import text
 
 from fhir_server.db import make_engine
 
-CLI = [sys.executable, "-m", "fhir_server.cli"]
 CALLBACK = "http://127.0.0.1:9/callback"
 
 
-class SmartPrivateKeyJWT(PrivateKeyJWT):
-    """Authlib's private_key_jwt with SMART's five-minute limit on assertions (see test_live_backend)."""
-
-    def sign(self, auth: object, token_endpoint: str) -> bytes:
-        self.claims = {"exp": int(time.time()) + 240}
-        return super().sign(auth, token_endpoint)  # type: ignore[no-any-return]
-
-
-@dataclass
-class Live:
-    base: str
-    env: dict[str, str]
-    database_url: str
-
+@dataclass(frozen=True)
+class Live(LiveServer):
     @property
     def register_url(self) -> str:
         return f"{self.base}/auth/register"
-
-    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
-        done = subprocess.run([*CLI, *args], env=self.env, capture_output=True, text=True, check=False)
-        assert done.returncode == 0, done.stderr
-        return done
 
     def initial_token(self, *args: str) -> str:
         return self.cli("auth", "registration-token", *args).stdout.strip()
@@ -78,27 +63,8 @@ class Live:
 @pytest.fixture
 def live(database_url: str) -> Iterator[Live]:
     """``fhir-server serve`` (authorization at its default, SMART) on the emptied, migrated test database."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = int(sock.getsockname()[1])
-    env = {**os.environ, "FHIR_SERVER_DATABASE_URL": database_url}
-    env.pop("FHIR_SERVER_AUTH", None)
-    env.pop("FHIR_SERVER_BASE_URL", None)
-    server = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=subprocess.DEVNULL)
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                requests.get(f"{base}/fhir/metadata", timeout=2)
-                break
-            except requests.ConnectionError:
-                assert server.poll() is None and time.monotonic() < deadline, "the server did not start"
-                time.sleep(0.2)
-        yield Live(base, env, database_url)
-    finally:
-        server.terminate()
-        server.wait(timeout=10)
+    with serve(database_url) as server:
+        yield Live(server.base, server.env, server.database_url)
 
 
 def test_discovery_names_the_registration_endpoint(live: Live) -> None:
@@ -135,25 +101,7 @@ def test_registration_needs_a_valid_initial_access_token(live: Live) -> None:
 
 def test_a_public_client_registers_and_runs_the_code_flow_with_pkce(live: Live) -> None:
     token = live.initial_token()  # the default ceiling: apps that read for a user or a patient
-    response = live.register(
-        token,
-        {
-            "client_name": "Growth chart",
-            "redirect_uris": [CALLBACK],
-            "token_endpoint_auth_method": "none",
-            "grant_types": ["authorization_code", "refresh_token"],
-            "response_types": ["code"],
-            "scope": "user/Patient.rs openid fhirUser offline_access",
-            "logo_uri": "https://app.example/logo.png",  # unknown to this server: ignored (RFC 7591 section 2)
-        },
-    )
-    assert response.status_code == 201, response.text
-    assert response.headers["Cache-Control"] == "no-store"
-    registered = response.json()
-    client_id = registered["client_id"]
-    assert "client_secret" not in registered and "client_secret_expires_at" not in registered
-    assert abs(registered["client_id_issued_at"] - time.time()) < 60
-    assert {k: v for k, v in registered.items() if k not in ("client_id", "client_id_issued_at")} == {
+    metadata = {
         "client_name": "Growth chart",
         "redirect_uris": [CALLBACK],
         "token_endpoint_auth_method": "none",
@@ -161,6 +109,15 @@ def test_a_public_client_registers_and_runs_the_code_flow_with_pkce(live: Live) 
         "response_types": ["code"],
         "scope": "user/Patient.rs openid fhirUser offline_access",
     }
+    # logo_uri is unknown to this server: ignored (RFC 7591 section 2).
+    response = live.register(token, {**metadata, "logo_uri": "https://app.example/logo.png"})
+    assert response.status_code == 201, response.text
+    assert response.headers["Cache-Control"] == "no-store"
+    registered = response.json()
+    client_id = registered["client_id"]
+    assert "client_secret" not in registered and "client_secret_expires_at" not in registered
+    assert abs(registered["client_id_issued_at"] - time.time()) < 60
+    assert {k: v for k, v in registered.items() if k not in ("client_id", "client_id_issued_at")} == metadata
     # One client store: the CLI lists the dynamically registered client like any other.
     listed = live.cli("auth", "client", "list").stdout.splitlines()
     assert listed == [f"{client_id}\tnone\tuser/Patient.rs openid fhirUser offline_access\t{CALLBACK}"]
@@ -168,50 +125,20 @@ def test_a_public_client_registers_and_runs_the_code_flow_with_pkce(live: Live) 
     live.cli(
         "auth", "user", "add", "--username", "bob", "--password", "long enough pw", "--fhir-user", "Practitioner/7"
     )
-    config = requests.get(f"{live.base}/fhir/.well-known/smart-configuration", timeout=5).json()
-    app = OAuth2Session(
+    app, tokens = code_flow(
+        live,
         client_id,
-        scope="user/Patient.rs openid fhirUser offline_access",
+        "user/Patient.rs openid fhirUser offline_access",
+        username="bob",
+        password="long enough pw",
         redirect_uri=CALLBACK,
-        code_challenge_method="S256",
-        token_endpoint_auth_method="none",
     )
-    verifier = generate_token(64)
-    url, state = app.create_authorization_url(
-        config["authorization_endpoint"], code_verifier=verifier, aud=f"{live.base}/fhir"
-    )
-    browser = requests.Session()
-    page = browser.get(url, timeout=10)
-    assert page.status_code == 200
-    login = _Form()
-    login.feed(page.text)
-    page = browser.post(
-        config["authorization_endpoint"],
-        data={**login.fields, "username": "bob", "password": "long enough pw"},
-        timeout=10,
-    )
-    approval = _Form()
-    approval.feed(page.text)
-    assert approval.buttons == ["approve", "deny"]
-    back = browser.post(
-        config["authorization_endpoint"],
-        data={**approval.fields, "decision": "approve"},
-        allow_redirects=False,
-        timeout=10,
-    )
-    assert back.status_code == 302 and back.headers["Location"].startswith(CALLBACK)
-    assert state in back.headers["Location"]
-    tokens = app.fetch_token(
-        config["token_endpoint"], authorization_response=back.headers["Location"], code_verifier=verifier
-    )
-    assert tokens["scope"] == "user/Patient.rs openid fhirUser offline_access"
-    assert "id_token" in tokens and "refresh_token" in tokens
-    assert app.get(f"{live.base}/fhir/Patient", timeout=10).status_code == 200
-    assert app.get(f"{live.base}/fhir/Observation", timeout=10).status_code == 403
-    assert app.refresh_token(config["token_endpoint"])["access_token"] != tokens["access_token"]
+    check_user_patient_reader(live, app, tokens)
     # A public client cannot use client_credentials (it registered no such grant, and has no credentials).
     refused = requests.post(
-        config["token_endpoint"], data={"grant_type": "client_credentials", "client_id": client_id}, timeout=10
+        live.smart_configuration()["token_endpoint"],
+        data={"grant_type": "client_credentials", "client_id": client_id},
+        timeout=10,
     )
     assert refused.status_code == 400 and refused.json()["error"] == "unauthorized_client"
 
@@ -238,33 +165,16 @@ def test_a_private_key_jwt_backend_registers_and_gets_a_client_credentials_token
     assert [k["kid"] for k in registered["jwks"]["keys"]] == ["lab-es384"]
     assert "d" not in registered["jwks"]["keys"][0]
 
-    config = requests.get(f"{live.base}/fhir/.well-known/smart-configuration", timeout=5).json()
-    token_url = config["token_endpoint"]
-    session = OAuth2Session(
-        client_id=client_id,
-        client_secret=key,  # an ECKey: Authlib reads a dict as an RSA key
-        token_endpoint_auth_method=SmartPrivateKeyJWT(token_url, headers={"kid": "lab-es384"}, alg="ES384"),
-        scope="system/Patient.rs system/Patient.c system/Observation.rs",
-    )
-    granted = session.fetch_token(token_url, grant_type="client_credentials")
-    assert granted["token_type"] == "Bearer"
+    token_url = live.smart_configuration()["token_endpoint"]
+    scope = "system/Patient.rs system/Patient.c system/Observation.rs"
+    # The key as an ECKey: Authlib reads a dict as an RSA key.
+    session = backend_session(live, client_id, key, kid="lab-es384", alg="ES384", scope=scope)
     # The client gets what it registered, not the rest of the initial token's ceiling.
-    assert granted["scope"] == "system/Patient.rs system/Patient.c"
-    created = session.post(
-        f"{live.base}/fhir/Patient", json={"resourceType": "Patient", "name": [{"family": "Registered"}]}, timeout=10
-    )
-    assert created.status_code == 201, created.text
-    assert session.get(f"{live.base}/fhir/Patient?family=Registered", timeout=10).json()["total"] == 1
-    assert session.get(f"{live.base}/fhir/Observation", timeout=10).status_code == 403
+    check_patient_writing_backend(live, session, "Registered")
     assert client_id in live.cli("auth", "client", "list").stdout
     # An assertion signed by another key is refused.
     other = ECKey.generate_key("P-384", parameters={"kid": "lab-es384"}, private=True)
-    impostor = OAuth2Session(
-        client_id=client_id,
-        client_secret=other,
-        token_endpoint_auth_method=SmartPrivateKeyJWT(token_url, headers={"kid": "lab-es384"}, alg="ES384"),
-        scope="system/Patient.rs",
-    )
+    impostor = backend_session(live, client_id, other, kid="lab-es384", alg="ES384", scope="system/Patient.rs")
     with pytest.raises(Exception, match="invalid_client"):
         impostor.fetch_token(token_url, grant_type="client_credentials")
 
@@ -349,8 +259,7 @@ def test_invalid_metadata_is_refused_with_the_rfc_7591_error_naming_the_field(li
 
 
 def test_registration_token_cli_refuses_a_malformed_ceiling(database_url: str) -> None:
-    env = {**os.environ, "FHIR_SERVER_DATABASE_URL": database_url}
-    env.pop("FHIR_SERVER_AUTH", None)
+    env = server_env(database_url)
     for args, complaint in ((["--scope", "patient/*.nope"], "patient/*.nope"), (["--expires-in", "0"], "expires-in")):
         done = subprocess.run(
             [*CLI, "auth", "registration-token", *args], env=env, capture_output=True, text=True, check=False
