@@ -21,7 +21,7 @@ from pydicom.dataset import FileMetaDataset
 from pydicom.uid import UID
 
 from adapters.dicom.audit import IMPORT_FILES, Origin
-from adapters.dicom.errors import InvalidDicomError
+from adapters.dicom.errors import DicomProblem, InvalidDicomError
 from adapters.dicom.headers import read_instance_header
 from fhir_server.audit.activity import cli_user
 
@@ -43,6 +43,8 @@ class ImportFailure:
     path: Path
     #: A whole sentence naming the problem.
     reason: str
+    #: The rule the file broke; ``None`` when it could not be read at all.
+    code: DicomProblem | None = None
 
     def __str__(self) -> str:
         return f"{self.path}: {self.reason}"
@@ -98,7 +100,7 @@ def import_files(
             try:
                 receipt = import_file(store, path, force=force, origin=origin)
             except InvalidDicomError as exc:
-                summary.failures.append(ImportFailure(path, exc.reason))
+                summary.failures.append(ImportFailure(path, exc.reason, exc.code))
             except OSError as exc:
                 summary.failures.append(ImportFailure(path, f"The file could not be read: {exc.strerror or exc}."))
             else:
