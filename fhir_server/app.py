@@ -41,6 +41,9 @@ def create_app(config: Mapping[str, Any] | None = None) -> Flask:
         app.extensions["audit_drain_stop"] = start_background_drain(
             state.sessions, interval=settings.audit_drain_interval
         )
+    if state.auth is not None and settings.revocation_listen:
+        # Revocations reach this process by notification, so a request need not query for them.
+        state.auth.tokens.revocations.start()
     if settings.auth == "off":
         logging.getLogger(__name__).warning(
             "FHIR_SERVER_AUTH=off: this server answers every request without a token. Use it only on a trusted machine."

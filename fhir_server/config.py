@@ -58,6 +58,9 @@ class Settings:
     #: Seconds between rounds of storing recorded accesses as AuditEvents in this process; 0: never
     #: (``fhir-server audit flush`` or another process does it).
     audit_drain_interval: float = 0.5
+    #: On PostgreSQL, learn of revocations from notifications (one listening connection per
+    #: process) instead of a query per request; see :mod:`fhir_server.auth.revocations`.
+    revocation_listen: bool = True
 
 
 class _SettingsSchema(Schema):
@@ -76,6 +79,7 @@ class _SettingsSchema(Schema):
     #: Comma-separated origins such as ``https://app.example.org``.
     cors_origins = fields.String(load_default="")
     audit_drain_interval = fields.Float(load_default=0.5, validate=validate.Range(min=0, max=3600))
+    revocation_listen = fields.Boolean(load_default=True)
 
     @post_load
     def _build(self, data: dict[str, Any], **_: Any) -> Settings:

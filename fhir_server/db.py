@@ -94,7 +94,7 @@ def make_autocommit_engine(engine: Engine) -> Engine:
     """
     if engine.dialect.name != "postgresql":
         return engine
-    return create_engine(
+    autocommit = create_engine(
         engine.url,
         isolation_level="AUTOCOMMIT",
         pool_reset_on_return=None,
@@ -102,6 +102,9 @@ def make_autocommit_engine(engine: Engine) -> Engine:
         pool_recycle=1800,
         connect_args={"options": "-c synchronous_commit=off"},
     )
+    # Its life is the main engine's: disposing of that (shutdown, the end of a test) disposes of this.
+    event.listen(engine, "engine_disposed", lambda _engine: autocommit.dispose())
+    return autocommit
 
 
 def _configure_sqlite(engine: Engine) -> None:

@@ -6,9 +6,10 @@ A request costs:
 * the signature and claims check, once per token and process: verified tokens are
   kept (up to :data:`VERIFIED_CACHE_SIZE`), so a client's later requests pay a
   dictionary look-up and an expiry comparison instead of an RSA verification;
-* one primary-key look-up of the revocation table, on every request, in one
-  round trip (:func:`fhir_server.db.make_autocommit_engine`): a revocation is
-  effective at once in every process, with no cache to go stale.
+* the revocation check: a set look-up while the process's
+  :class:`~fhir_server.auth.revocations.RevocationWatch` hears PostgreSQL's
+  notifications, else one primary-key look-up of the revocation table in one round
+  trip. Either way a revocation is effective at once in every process.
 """
 
 from __future__ import annotations
@@ -22,15 +23,15 @@ from typing import Any
 from joserfc import jwt
 from joserfc.errors import ExpiredTokenError, JoseError
 from joserfc.jws import extract_compact
-from sqlalchemy import Engine, bindparam, select
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from fhir_server.auth.keys import ALGORITHMS, SIGNING_ALGORITHM, KeyStore
+from fhir_server.auth.revocations import RevocationWatch
 from models import AuthRevokedToken
 
 #: Verified tokens a process keeps; when full it starts over (a client's next request re-verifies).
 VERIFIED_CACHE_SIZE = 4096
-_REVOKED = select(AuthRevokedToken.jti).where(AuthRevokedToken.jti == bindparam("jti"))
 
 
 class InvalidToken(Exception):
@@ -76,7 +77,8 @@ class TokenService:
     """Mints and verifies this server's access tokens."""
 
     def __init__(self, keys: KeyStore, autocommit_engine: Engine, *, lifetime: int) -> None:
-        self._autocommit_engine = autocommit_engine
+        #: Which tokens are revoked; :meth:`RevocationWatch.start` it in a serving process.
+        self.revocations = RevocationWatch(autocommit_engine)
         self.keys = keys
         #: (audience, token) -> claims of tokens whose signature and claims were checked.
         self._verified: dict[tuple[str, str], AccessToken] = {}
@@ -161,10 +163,10 @@ class TokenService:
         )
 
     def is_revoked(self, jti: str) -> bool:
-        with self._autocommit_engine.connect() as connection:
-            return connection.execute(_REVOKED, {"jti": jti}).first() is not None
+        return self.revocations.is_revoked(jti)
 
     def revoke(self, session: Session, jti: str, expires: int) -> None:
         """Refuse the token with this id from now on, in every process."""
         if session.get(AuthRevokedToken, jti) is None:
             session.add(AuthRevokedToken(jti=jti, expires=datetime.fromtimestamp(expires, UTC)))
+        self.revocations.add(jti)
