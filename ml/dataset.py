@@ -76,8 +76,11 @@ class Splits:
 
 
 def features_for_file(path: Path) -> PatientFeatures:
-    """Convert one record file to FHIR and extract its features."""
-    resources = record_to_fhir(read_record(path))
+    """Convert one record file to FHIR and extract its features.
+
+    Unusable rows (an empty parameter name...) are left out, as ``ml import-physionet`` leaves them out.
+    """
+    resources = record_to_fhir(read_record(path, []))
     patient, encounter = resources[0], resources[1]
     observations = [r for r in resources if r["resourceType"] == "Observation"]
     return extract(observations, start=DEFAULT_ANCHOR, patient=patient, encounter=encounter)

@@ -111,3 +111,17 @@ def test_a_folder_where_nothing_is_usable_exits_1(
         f"imported 0 resources from 1 file; skipped 1 row: record not readable (1; first: {tmp_path / '000009.txt'})"
         in result.stderr
     )
+
+
+def test_training_features_leave_out_the_rows_the_importer_skips(tmp_path: Path) -> None:
+    import numpy as np
+
+    from ml.dataset import features_for_file
+
+    path = tmp_path / "000002.txt"
+    path.write_text(BAD_ROWS)
+    clean = tmp_path / "000003.txt"
+    clean.write_text("Time,Parameter,Value\n00:00,RecordID,2\n00:00,Age,70\n12:00,HR,95\n")
+    features = features_for_file(path)
+    assert features.basis == ("Observation/physionet2012-2-L3", "Observation/physionet2012-2-L9")
+    np.testing.assert_array_equal(features.values, features_for_file(clean).values)
