@@ -5,8 +5,8 @@ and nothing else, so it is what rejects R4B-only elements, and it is the only
 validator for the R4 types that have no R4B model. It checks, for every JSON
 object it meets, unknown and forbidden properties, array versus single values,
 minimum and maximum cardinality, one value per choice element, JSON kinds,
-lexical rules of primitives, reference shapes and that ``#id`` references
-resolve to a contained resource.
+lexical rules of primitives, narrative safety (:mod:`conformance._narrative`),
+reference shapes and that ``#id`` references resolve to a contained resource.
 
 FHIRPaths in issues use JSON property names (``Observation.valueQuantity``) and
 zero-based indexes, so a client can find the offending spot in what it sent.
@@ -17,6 +17,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conformance._definitions import definitions
+from conformance._narrative import narrative_problems
 from conformance._values import check_primitive, check_reference, json_kind, show
 from conformance.issues import ValidationIssue
 
@@ -184,6 +185,10 @@ class Walker:
             problem = check_primitive(value, primitive, expr)
             if problem is not None:
                 self._add(problem[0], problem[1], expr)
+            elif primitive.code == "xhtml":
+                # Narrative is rendered by every client: parse it and hold it to txt-1/txt-2.
+                for code, diagnostics in narrative_problems(value, expr):
+                    self._add(code, diagnostics, expr)
             return
         if type(value) is not dict:
             self._add(
