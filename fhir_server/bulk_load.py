@@ -21,9 +21,11 @@ from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import make_url
 
+from fhir_server.audit.activity import record_import, record_import_refused
 from fhir_server.config import load_settings
 from fhir_server.db import unit_of_work
 from fhir_server.errors import EntryFailed, FhirError, InvalidResource
@@ -36,9 +38,14 @@ from fhir_server.repository.context import RequestContext
 from fhir_server.state import ServerState
 from fhir_server.warmup import prepare_process
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 #: Resources per database transaction for NDJSON lines and single resources.
 BATCH = 500
 _LOCAL_BASE = "http://localhost/fhir"
+#: The AuditEvent subtype of what ``fhir-server load`` stores.
+_ACTIVITY = "cli-load"
 _state: ServerState | None = None
 
 
@@ -117,7 +124,9 @@ def _store_bundle(state: ServerState, group: BundleGroup, result: FileResult) ->
     try:
         with unit_of_work(state.sessions) as session:
             response = process_bundle(SqlRepository(session, RequestContext(actor="cli-load")), group.bundle, options)
+            _audit_bundle(session, group, response)
     except FhirError as exc:
+        record_import_refused(state.sessions, _ACTIVITY, _resources(group), source=group.origin, why=exc.diagnostics)
         # A transaction is the unit: nothing of it was stored; the error names the entry at fault.
         where = f"entry {exc.index}" if isinstance(exc, EntryFailed) else None
         reason = "transaction failed" if group.bundle.get("type") == "transaction" else "Bundle refused"
@@ -139,12 +148,14 @@ def _store_items(state: ServerState, items: list[LoadItem], result: FileResult) 
         result.stored += _write(state, items)
     except LoadError as exc:
         if len(items) == 1:
+            record_import_refused(state.sessions, _ACTIVITY, [items[0].resource], source=items[0].file, why=str(exc))
             result.skip(exc)
             return
         for item in items:  # isolate the failing resource; the others still load
             try:
                 result.stored += _write(state, [item])
             except LoadError as exc:
+                record_import_refused(state.sessions, _ACTIVITY, [item.resource], source=item.file, why=str(exc))
                 result.skip(exc)
 
 
@@ -163,4 +174,21 @@ def _write(state: ServerState, items: list[LoadItem]) -> int:
             item = items[exc.position]
             reason = "invalid resource" if isinstance(exc.error, InvalidResource) else "refused by the repository"
             raise LoadError(item.file, exc.error.diagnostics, where=item.where, reason=reason) from exc
+        # One AuditEvent per transaction, committed with it.
+        record_import(session, _ACTIVITY, [write.resource for write in writes], source=items[0].file)
     return len(items)
+
+
+def _resources(group: BundleGroup) -> list[dict[str, Any]]:
+    return [entry["resource"] for entry in group.bundle.get("entry") or () if isinstance(entry.get("resource"), dict)]
+
+
+def _audit_bundle(session: Session, group: BundleGroup, response: dict[str, Any]) -> None:
+    """The AuditEvent of a Bundle stored: what it holds, how many entries were stored, the Patients it created."""
+    answers = [entry["response"] for entry in response["entry"]]
+    # POST entries get their ids only now: the Patients created are named by their locations.
+    created = [str(a["location"]).split("/")[1] for a in answers if str(a.get("location", "")).startswith("Patient/")]
+    resources = _resources(group)
+    stored = sum(str(a.get("status", ""))[:1] == "2" for a in answers)
+    description = f"Stored {stored} of {len(resources)} Bundle entries from {group.origin}."
+    record_import(session, _ACTIVITY, resources, source=group.origin, description=description, patients=created)

@@ -61,10 +61,13 @@ __all__ = [
     "activity_event",
     "cli_user",
     "identifier_entity",
+    "imported_event",
     "module_agent",
     "patients_of",
     "peer_host",
     "record_alone",
+    "record_import",
+    "record_import_refused",
     "resource_entity",
     "this_server",
 ]
@@ -103,6 +106,7 @@ class Requestor:
     address_type: str = IP_ADDRESS
 
 
+@cache
 def cli_user() -> Requestor:
     """The OS user running a command on this host (the CLI has no other identity)."""
     try:
@@ -177,6 +181,33 @@ def patients_of(resources: Iterable[dict[str, Any]]) -> list[str]:
     return list(found)
 
 
+def imported_event(
+    activity: str,
+    requestor: Requestor,
+    resources: list[dict[str, Any]],
+    *,
+    source: str,
+    outcome: str = SUCCESS,
+    description: str | None = None,
+    patients: Iterable[str] = (),
+) -> dict[str, Any]:
+    """DICOM 110107 Import of ``resources`` read from ``source`` (a file): their patients, counts by type.
+
+    Counts, not one entity per resource: a PhysioNet record or an NDJSON batch holds hundreds.
+
+    :param patients: patients besides those the resources name (given ids only once stored).
+    """
+    counts: dict[str, int] = {}
+    for resource in resources:
+        counts[str(resource.get("resourceType"))] = counts.get(str(resource.get("resourceType")), 0) + 1
+    details = {kind: str(count) for kind, count in sorted(counts.items())}
+    return activity_event(
+        IMPORT, activity, requestor=requestor, outcome=outcome,
+        description=description or f"Stored {len(resources)} resources from {source}.",
+        patients=[*patients_of(resources), *patients], entities=[identifier_entity("", name=source, details=details)],
+    )  # fmt: skip
+
+
 def activity_event(
     event_type: EventType,
     activity: str,
@@ -233,3 +264,17 @@ def record_alone(sessions: sessionmaker[Session], events: list[dict[str, Any]]) 
             enqueue(session.connection(), events)
     except Exception:  # noqa: BLE001 - see the docstring: logged, and the access wrote nothing
         _log.exception("Could not record the audit event of a refused access")
+
+
+def record_import(session: Session, activity: str, resources: list[dict[str, Any]], **options: Any) -> None:
+    """Queue the :func:`imported_event` of a command run by the OS user, in ``session``'s transaction."""
+    enqueue(session.connection(), [imported_event(activity, cli_user(), resources, **options)])
+
+
+def record_import_refused(
+    sessions: sessionmaker[Session], activity: str, resources: list[dict[str, Any]], *, source: str, why: str
+) -> None:
+    """:func:`record_alone` for resources the repository refused (outcome 4): the patients they name, and why."""
+    record_alone(
+        sessions, [imported_event(activity, cli_user(), resources, source=source, outcome=INVALID, description=why)]
+    )
