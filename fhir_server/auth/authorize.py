@@ -27,7 +27,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
-from flask import Flask, Response, request, session
+from flask import Flask, Response, has_request_context, request, session
 from flask.sessions import SecureCookieSessionInterface
 from flask.wrappers import Request
 from joserfc import jwt
@@ -89,6 +89,14 @@ class _ServerKeySessions(SecureCookieSessionInterface):
         if not app.secret_key:
             app.secret_key = _session_secret()
         return super().open_session(app, request)
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        # Asked by save_session for each response, while its request is handled: the cookie is
+        # Secure whenever that request came over HTTPS (a browser would drop a Secure cookie
+        # set over plain http, so development on http keeps working). SESSION_COOKIE_SECURE
+        # still forces it on. Behind a TLS-terminating proxy, request.is_secure holds only if
+        # the WSGI server sets the scheme from the proxy (gunicorn: forwarded_allow_ips).
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or (has_request_context() and request.is_secure)
 
 
 def _session_secret() -> str:

@@ -200,6 +200,35 @@ def test_a_form_without_the_sessions_csrf_value_is_refused(smart_client: FlaskCl
     assert refused.status_code == 403
 
 
+def cookie_attributes(response: TestResponse) -> list[str]:
+    """The attributes of the one cookie the response sets, lower-cased: ``["secure", "httponly", ...]``."""
+    (cookie,) = response.headers.getlist("Set-Cookie")
+    return [attribute.strip().lower() for attribute in cookie.split(";")[1:]]
+
+
+@pytest.mark.usefixtures("registered")
+def test_the_session_cookie_is_secure_over_https_and_never_readable_by_scripts(smart_app: Flask) -> None:
+    https = smart_app.test_client()
+    page = https.get("/auth/authorize", query_string=authorize_params(), base_url="https://fhir.test")
+    assert page.status_code == 200
+    assert {"secure", "httponly", "samesite=lax"} <= set(cookie_attributes(page))
+    # The browser sends it back over HTTPS only; the sign-in goes on with it, and its new cookie is Secure too.
+    signed_in = https.post(
+        "/auth/authorize",
+        data={**form_of(page).fields, "username": "alice", "password": "correct horse battery"},
+        base_url="https://fhir.test",
+    )
+    assert signed_in.status_code == 200 and form_of(signed_in).options == ["A", "B"]
+    assert {"secure", "httponly"} <= set(cookie_attributes(signed_in))
+    # Over plain http (development) a Secure cookie would be dropped by the browser: none is set.
+    http = smart_app.test_client()
+    page = http.get("/auth/authorize", query_string=authorize_params(), base_url="http://fhir.test")
+    assert page.status_code == 200
+    attributes = cookie_attributes(page)
+    assert "httponly" in attributes and "samesite=lax" in attributes
+    assert "secure" not in attributes
+
+
 @pytest.mark.usefixtures("registered")
 def test_deny_redirects_with_access_denied(smart_client: FlaskClient) -> None:
     page = smart_client.get("/auth/authorize", query_string=authorize_params(scope="user/*.rs"))
