@@ -28,9 +28,12 @@ import threading
 import time
 from typing import TYPE_CHECKING, Any
 
+from fhir_server.audit.activity import FAILED
+from fhir_server.audit.events import outcome_code
 from fhir_server.errors import FhirError
 from fhir_server.repository import hooks
 from ml._observation_values import _BY_LOINC
+from ml.audit import AUTO_RISK, AUTO_SCORE, record_scores, scoring_failed
 from ml.vitals_codes import VITAL_CODES
 
 if TYPE_CHECKING:
@@ -157,12 +160,19 @@ class AutoRiskScorer:
             for pid in due:
                 try:
                     with unit_of_work(self.sessions) as session:
-                        score_patient(session, pid, model)
+                        score = score_patient(session, pid, model)
+                        # Audited in the transaction that writes the scores: no user asked, the module did.
+                        record_scores(session, [score], model, requestor=AUTO_RISK, activity=AUTO_SCORE)
                     self.scored.append(pid)
                 except FhirError as exc:  # deleted patient, concurrent scorer: the next write retries
                     _log.warning("Automatic risk scoring of `Patient/%s` failed: %s", pid, exc.diagnostics)
+                    self._failed(pid, model, outcome_code(exc.status), exc.diagnostics)
                 except Exception:  # noqa: BLE001 - logged: a background thread must survive one bad patient
                     _log.exception("Automatic risk scoring of `Patient/%s` failed", pid)
+                    self._failed(pid, model, FAILED, "Scoring failed on the server.")
+
+    def _failed(self, pid: str, model: TrainedModel, outcome: str, why: str) -> None:
+        scoring_failed(self.sessions, [pid], model, requestor=AUTO_RISK, activity=AUTO_SCORE, outcome=outcome, why=why)
 
 
 def start_from_environment(sessions: sessionmaker[Session]) -> AutoRiskScorer | None:

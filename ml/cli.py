@@ -15,11 +15,14 @@ from typing import TYPE_CHECKING, Any
 import click
 from tqdm import tqdm
 
+from fhir_server.audit.activity import cli_user, record_import, record_import_refused
+from fhir_server.audit.events import outcome_code
 from fhir_server.cli_support import server_state
 from fhir_server.db import unit_of_work
 from fhir_server.errors import FhirError
 from fhir_server.import_report import ImportReport, strict_option
 from fhir_server.state import ServerState
+from ml.audit import IMPORT_PHYSIONET, SCORE, record_scores, scoring_failed
 from ml.dataset import DEFAULT_DATA_DIR
 from ml.physionet import Outcome, RecordError, RowError, parse_outcomes, read_record, record_to_fhir
 from ml.scoring import DEFAULT_THRESHOLD, score_batch
@@ -107,15 +110,18 @@ def _convert(path: Path, known: dict[int, Outcome], report: ImportReport) -> tup
     return path, record_to_fhir(record, known.get(record.record_id))
 
 
-def _store_record(session: Session, resources: list[dict[str, Any]]) -> int:
-    return replace_record(session, resources, stale_prefix=f"{resources[0]['id']}-L")
+def _store_record(session: Session, path: Path, resources: list[dict[str, Any]]) -> int:
+    stored = replace_record(session, resources, stale_prefix=f"{resources[0]['id']}-L")
+    # One AuditEvent per record, committed with it.
+    record_import(session, IMPORT_PHYSIONET, resources, source=str(path))
+    return stored
 
 
 def _store_batch(state: ServerState, converted: list[tuple[Path, list[dict[str, Any]]]], report: ImportReport) -> int:
     """Store a batch of records in one transaction; return how many records were stored."""
     try:
         with unit_of_work(state.sessions) as session:
-            report.stored += sum(_store_record(session, resources) for _, resources in converted)
+            report.stored += sum(_store_record(session, path, resources) for path, resources in converted)
         return len(converted)
     except FhirError:
         pass
@@ -124,9 +130,10 @@ def _store_batch(state: ServerState, converted: list[tuple[Path, list[dict[str, 
     for path, resources in converted:
         try:
             with unit_of_work(state.sessions) as session:
-                report.stored += _store_record(session, resources)
+                report.stored += _store_record(session, path, resources)
             records += 1
         except FhirError as exc:
+            record_import_refused(state.sessions, IMPORT_PHYSIONET, resources, source=str(path), why=exc.diagnostics)
             report.add(path, None, "record refused by the store", f"{path}: {exc.diagnostics}")
     return records
 
@@ -203,7 +210,12 @@ def score(patient_ids: tuple[str, ...], score_all: bool, threshold: float, model
             try:
                 with unit_of_work(state.sessions) as session:
                     results = score_batch(session, batch, model, threshold=threshold)
+                    record_scores(session, results, model, requestor=cli_user(), activity=SCORE)
             except FhirError as exc:
+                scoring_failed(
+                    state.sessions, batch, model, requestor=cli_user(), activity=SCORE,
+                    outcome=outcome_code(exc.status), why=exc.diagnostics,
+                )  # fmt: skip
                 failures.append(f"patients {batch[0]}..{batch[-1]}: {exc.diagnostics}")
             else:
                 scored += len(results)

@@ -7,14 +7,14 @@ from __future__ import annotations
 
 import inspect
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from typing import Any
 
-import numpy as np
 import orjson
 import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import Engine
+from stand_in_model import StandInModel
 
 from fhir_server.db import make_session_factory, unit_of_work
 from fhir_server.repository import SqlRepository, hooks
@@ -24,16 +24,6 @@ from ml.store import repository
 
 HEART_RATE = {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}
 NOT_AN_INPUT = {"coding": [{"system": "http://loinc.org", "code": "2160-0-nope"}]}
-
-
-class StandInModel:
-    """Answers like :class:`ml.model.TrainedModel` without TensorFlow."""
-
-    name = "stand-in"
-    version = "0"
-
-    def predict(self, features: Sequence[Any]) -> np.ndarray[Any, Any]:
-        return np.full(len(features), 0.5)
 
 
 def _observation(oid: str, patient: str, code: dict[str, Any] = HEART_RATE, minute: int = 0) -> dict[str, Any]:
