@@ -1,6 +1,6 @@
 """AuditEvents of the DICOM adapter: instances received (C-STORE, import) and studies published.
 
-Both are DICOM 110107 Import. An instance stored is recorded in the transaction
+Both are DICOM 110107 Import; a WADO-RS retrieval is 110106 Export. An instance stored is recorded in the transaction
 that commits its ``dicom_instance`` row, a study published in the one that
 writes its ImagingStudy, so neither can be committed unaudited. A duplicate or
 refused instance writes no data and is recorded in a short transaction of its
@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from adapters.dicom.mapping import DICOM_UID_SYSTEM, patient_from_header
 from fhir_server.audit.activity import (
+    EXPORT,
     IMPORT,
     SUCCESS,
     Requestor,
@@ -29,9 +30,9 @@ from fhir_server.audit.activity import (
 if TYPE_CHECKING:
     from adapters.dicom.headers import InstanceHeader
 
-__all__ = ["C_STORE", "IMPORT_FILES", "Origin", "instance_event", "published_event"]
+__all__ = ["C_STORE", "IMPORT_FILES", "Origin", "export_event", "instance_event", "published_event"]
 
-C_STORE, IMPORT_FILES, _PUBLISH = "dicom-c-store", "dicom-import", "dicom-publish"
+C_STORE, IMPORT_FILES, _PUBLISH, _WADO = "dicom-c-store", "dicom-import", "dicom-publish", "dicom-wado-rs"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,4 +86,14 @@ def published_event(
         IMPORT, _PUBLISH, requestor=Requestor(f"{actor} publisher"),
         description=f"Published {instances} new instances of the study.", patients=[patient_id],
         entities=[*(resource_entity(ref) for ref in written), _study_entity(study_uid, details)],
+    )  # fmt: skip
+
+
+def export_event(
+    requestor: Requestor, study_uid: str, patient_id: str | None, *, outcome: str, description: str, what: str
+) -> dict[str, Any]:
+    """The AuditEvent of a WADO-RS retrieval of ``what`` (study, series or instance), served or refused."""
+    return activity_event(
+        EXPORT, _WADO, requestor=requestor, outcome=outcome, description=description,
+        patients=[patient_id] if patient_id else [], entities=[_study_entity(study_uid, {"retrieved": what})],
     )  # fmt: skip

