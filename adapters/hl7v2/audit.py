@@ -7,14 +7,15 @@ resend writes nothing and is not recorded again; a message left pending for a
 worker is recorded when the worker applies it.
 
 Agents: the sending application (MSH-3) at its facility (MSH-4, as ``altId``)
-from the peer's address, and this server. Entities: the patients, every
+from the peer's address, and this server; for ``hl7 import FILE`` the OS user is
+the requestor and the sending application a further agent. Entities: the patients, every
 resource written, and the message by its control id (MSH-10).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from adapters.hl7v2.inbox import DONE
 from fhir_server.audit.activity import (
@@ -23,8 +24,10 @@ from fhir_server.audit.activity import (
     SUCCESS,
     Requestor,
     activity_event,
+    cli_user,
     identifier_entity,
     peer_host,
+    requestor_agent,
     resource_entity,
 )
 from fhir_server.audit.outbox import enqueue
@@ -37,6 +40,9 @@ if TYPE_CHECKING:
 
 __all__ = ["audit_message", "audit_row"]
 
+_ACTIVITY = "hl7v2-message"
+#: The peer :mod:`adapters.hl7v2.file_import` gives messages read from a file: ``file:<path>``.
+_FILE_PEER = "file:"
 _MESSAGE_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0076"
 _EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0003"
 
@@ -64,16 +70,23 @@ def audit_message(
     subtypes = [{"system": _MESSAGE_TYPE, "code": kind}] if kind else []
     if event:
         subtypes.append({"system": _EVENT_TYPE, "code": event})
+    from_file = peer is not None and peer.startswith(_FILE_PEER)
     sender = Requestor(
         header.sending_application.strip() or "unnamed sending application",
         alt_id=header.sending_facility.strip() or None,
-        address=peer_host(peer),
+        address=None if from_file else peer_host(peer),
     )
+    agents: list[dict[str, Any]] = []
+    if from_file and peer is not None:
+        # `hl7 import FILE`: the OS user asked; the sending application only wrote the message.
+        agents.append(requestor_agent(sender, requesting=False))
+        sender = cli_user()
+        entities.append(identifier_entity("", name=peer.removeprefix(_FILE_PEER)))
     applied = status == DONE
     record = activity_event(
-        IMPORT, "hl7v2-message", requestor=sender, outcome=SUCCESS if applied else INVALID,
+        IMPORT, _ACTIVITY, requestor=sender, outcome=SUCCESS if applied else INVALID,
         description=f"Applied: {len(resources)} resources written." if applied else f"{status}: {error}",
-        patients=patients, entities=entities, subtypes=subtypes,
+        patients=patients, entities=entities, subtypes=subtypes, agents=agents,
     )  # fmt: skip
     enqueue(session.connection(), [record])
 

@@ -68,6 +68,7 @@ __all__ = [
     "record_alone",
     "record_import",
     "record_import_refused",
+    "requestor_agent",
     "resource_entity",
     "this_server",
 ]
@@ -130,6 +131,20 @@ def peer_host(peer: str | None) -> str | None:
 def this_server() -> str:
     """How this process names itself as destination and observer of non-REST accesses."""
     return f"fhir-server@{socket.gethostname()}"
+
+
+def requestor_agent(requestor: Requestor, *, requesting: bool = True) -> dict[str, Any]:
+    """The agent (DICOM role 110153 "Source Role ID") of ``requestor``.
+
+    :param requesting: ``False`` for a source that sent the data without asking for this
+        access, e.g. the HL7 sender of a message someone imported from a file.
+    """
+    agent = source_agent({"display": requestor.name}, address=requestor.address, address_type=requestor.address_type)
+    agent["requestor"] = requesting
+    agent["name"] = requestor.name
+    if requestor.alt_id:
+        agent["altId"] = requestor.alt_id
+    return agent
 
 
 def module_agent(name: str) -> dict[str, Any]:
@@ -229,10 +244,6 @@ def activity_event(
     :param agents: agents besides the requestor and this server.
     """
     server = this_server()
-    agent = source_agent({"display": requestor.name}, address=requestor.address, address_type=requestor.address_type)
-    agent["name"] = requestor.name
-    if requestor.alt_id:
-        agent["altId"] = requestor.alt_id
     event: dict[str, Any] = {
         "resourceType": "AuditEvent",
         "id": str(uuid.uuid4()),
@@ -241,7 +252,7 @@ def activity_event(
         "action": event_type.action,
         "recorded": format_instant(datetime.now(UTC)),
         "outcome": outcome,
-        "agent": [agent, *agents, destination_agent(server)],
+        "agent": [requestor_agent(requestor), *agents, destination_agent(server)],
         "source": observer(server, "4"),
     }
     if description:

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import getpass
+import socket
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
-from audit_trail import audit_events, identifiers, references, requestor
+import pytest
+from audit_trail import ACTIVITY, audit_events, identifiers, references, requestor
+from click.testing import CliRunner
 from sqlalchemy.orm import Session, sessionmaker
+
+from adapters.hl7v2.cli import hl7
 
 from .e2e import msa, rows, running
 from .test_listener import ADT, ORU, adt_patient_id
@@ -79,3 +86,22 @@ def test_enhanced_mode_is_audited_when_the_worker_applies_it(
     # The worker read the sender's address back from the inbox row.
     assert requestor(applied)["network"]["address"] == "127.0.0.1"
     assert identifiers(refused) == {"ADT0002"}
+
+
+def test_messages_imported_from_a_file_are_audited_as_the_os_user(
+    factory: sessionmaker[Session], database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FHIR_SERVER_DATABASE_URL", database_url)
+    path = tmp_path / "feed.hl7"
+    path.write_bytes((ADT + "\r" + ORU.replace("||182|", "||high|")).encode())
+    CliRunner().invoke(hl7, ["import", str(path)])
+    applied, refused = audit_events(factory, f"subtype={ACTIVITY}|hl7v2-message")
+    assert (applied["outcome"], refused["outcome"]) == ("0", "4")
+    for audited in (applied, refused):
+        user = requestor(audited)
+        assert (user["name"], user["network"]) == (getpass.getuser(), {"address": socket.gethostname(), "type": "1"})
+        assert str(path) in {e.get("name") for e in audited["entity"]}
+    # The sending application is named too, as the source that did not ask for the access.
+    sender = next(a for a in applied["agent"] if a.get("name") == "ADTAPP")
+    assert sender["requestor"] is False and "network" not in sender
+    assert f"Patient/{adt_patient_id()}" in references(applied)
