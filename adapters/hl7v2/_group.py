@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from adapters.hl7v2 import inbox
-from adapters.hl7v2.audit import audit_row
+from adapters.hl7v2.audit import audit_rows
 from adapters.hl7v2.processing import WriteFailed, apply_many
 from fhir_server.db import unit_of_work
 from models import Hl7v2Message
@@ -127,7 +127,7 @@ class GroupCommitter:
                 row = _record(item, failed.outcome, failed.where)
                 session.add(row)
                 session.flush()
-                audit_row(session, item.header, row)
+                audit_rows(session, [(item.header, row)])
             return [Applied(row.pk, row.ack)]
         return [row if isinstance(row, Applied) else Applied(row.pk, row.ack) for row in rows]
 
@@ -160,9 +160,8 @@ def _rows_for(session: Session, batch: list[_Item]) -> list[Hl7v2Message | Appli
     rows = [row if row is not None else _record(next(outcomes), *next(applied)) for row in found]
     session.add_all([row for row in rows if isinstance(row, Hl7v2Message)])
     session.flush()
-    for item, row in zip(batch, rows, strict=True):
-        if isinstance(row, Hl7v2Message):  # an identical resend (Applied) wrote nothing new
-            audit_row(session, item.header, row)
+    # An identical resend (Applied) wrote nothing new, and is not recorded again.
+    audit_rows(session, [(i.header, row) for i, row in zip(batch, rows, strict=True) if isinstance(row, Hl7v2Message)])
     return rows
 
 

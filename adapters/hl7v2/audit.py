@@ -14,7 +14,7 @@ resource written, and the message by its control id (MSH-10).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from adapters.hl7v2.inbox import DONE
@@ -38,7 +38,7 @@ if TYPE_CHECKING:
     from adapters.hl7v2.header import MessageHeader
     from models import Hl7v2Message
 
-__all__ = ["audit_message", "audit_row"]
+__all__ = ["audit_message", "audit_rows", "message_event"]
 
 _ACTIVITY = "hl7v2-message"
 #: The peer :mod:`adapters.hl7v2.file_import` gives messages read from a file: ``file:<path>``.
@@ -47,16 +47,10 @@ _MESSAGE_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0076"
 _EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0003"
 
 
-def audit_message(
-    session: Session,
-    header: MessageHeader,
-    *,
-    peer: str | None,
-    status: str,
-    resources: Sequence[str],
-    error: str | None,
-) -> None:
-    """Queue the AuditEvent of one message in ``session``'s transaction.
+def message_event(
+    header: MessageHeader, *, peer: str | None, status: str, resources: Sequence[str], error: str | None
+) -> dict[str, Any]:
+    """The AuditEvent of one message.
 
     :param status: the inbox status (``done``: outcome 0; any other: 4, the sender's input was refused).
     :param resources: ``Type/id`` of every resource written.
@@ -83,15 +77,25 @@ def audit_message(
         sender = cli_user()
         entities.append(identifier_entity("", name=peer.removeprefix(_FILE_PEER)))
     applied = status == DONE
-    record = activity_event(
+    return activity_event(
         IMPORT, _ACTIVITY, requestor=sender, outcome=SUCCESS if applied else INVALID,
         description=f"Applied: {len(resources)} resources written." if applied else f"{status}: {error}",
         patients=patients, entities=entities, subtypes=subtypes, agents=agents,
     )  # fmt: skip
-    enqueue(session.connection(), [record])
 
 
-def audit_row(session: Session, header: MessageHeader, row: Hl7v2Message) -> None:
-    """:func:`audit_message` for an inbox row just added to ``session`` with its final status."""
-    resources = row.resources.split("\n") if row.resources else []
-    audit_message(session, header, peer=row.peer, status=row.status, resources=resources, error=row.error)
+def audit_message(session: Session, header: MessageHeader, **outcome: Any) -> None:
+    """Queue the :func:`message_event` of one message in ``session``'s transaction."""
+    enqueue(session.connection(), [message_event(header, **outcome)])
+
+
+def audit_rows(session: Session, rows: Iterable[tuple[MessageHeader, Hl7v2Message]]) -> None:
+    """Queue the events of inbox rows just added to ``session`` with their final status, in one statement."""
+    events = [
+        message_event(
+            header, peer=row.peer, status=row.status, resources=row.resources.split("\n") if row.resources else [],
+            error=row.error,
+        )
+        for header, row in rows
+    ]  # fmt: skip
+    enqueue(session.connection(), events)

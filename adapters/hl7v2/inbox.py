@@ -188,9 +188,9 @@ def receive(
             session.flush()
             if row.status != PENDING:  # refused at receipt; a pending row is audited when it is applied
                 # Imported here: the audit module reads this module's statuses.
-                from adapters.hl7v2.audit import audit_row
+                from adapters.hl7v2.audit import audit_rows
 
-                audit_row(session, header, row)
+                audit_rows(session, [(header, row)])
             return Receipt(row.pk, row.status, row.ack)
     except IntegrityError:
         # An identical resend committed between our look-up and insert.
