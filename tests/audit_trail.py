@@ -30,8 +30,21 @@ def audit_events(sessions: sessionmaker[Session], query: str = "") -> list[dict[
         )
     events = [orjson.loads(match.content) for match in result.matches if match.content is not None]
     for event in events:
-        assert validate_resource(event) == [], event
+        assert_valid(event)
     return events
+
+
+def assert_valid(event: dict[str, Any]) -> None:
+    """``validate_resource(event)`` finds nothing but the subtype's extensible-binding notes.
+
+    ``subtype`` is bound *extensibly* to a value set of REST interactions and DICOM
+    security-event codes; none names an HL7 message or a DICOM import, so the
+    non-REST events use their own codes there, as R4 allows, and a terminology-aware
+    validator says so in a warning. Anything else, and any error, fails.
+    """
+    issues = validate_resource(event)
+    notes = [i for i in issues if i.severity == "warning" and (i.expression or "").startswith("AuditEvent.subtype")]
+    assert [i for i in issues if i not in notes] == [], event
 
 
 def requestor(event: dict[str, Any]) -> dict[str, Any]:

@@ -14,6 +14,7 @@ resource written, and the message by its control id (MSH-10).
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -45,6 +46,8 @@ _ACTIVITY = "hl7v2-message"
 _FILE_PEER = "file:"
 _MESSAGE_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0076"
 _EVENT_TYPE = "http://terminology.hl7.org/CodeSystem/v2-0003"
+#: The FHIR ``code`` datatype.
+_CODE = re.compile(r"[^\s]+( [^\s]+)*")
 
 
 def message_event(
@@ -61,9 +64,9 @@ def message_event(
     details = {"MSH-9": f"{kind}^{event}", "resources": str(len(resources))}
     name = f"HL7 v2 {kind}^{event} message"
     entities.append(identifier_entity(header.control_id.strip(), name=name, details=details))
-    subtypes = [{"system": _MESSAGE_TYPE, "code": kind}] if kind else []
-    if event:
-        subtypes.append({"system": _EVENT_TYPE, "code": event})
+    # The drain stores events unvalidated: a sender's malformed MSH-9 must not become an invalid code.
+    subtypes = [{"system": system, "code": code} for system, code in ((_MESSAGE_TYPE, kind), (_EVENT_TYPE, event))]
+    subtypes = [coding for coding in subtypes if _CODE.fullmatch(coding["code"])]
     from_file = peer is not None and peer.startswith(_FILE_PEER)
     sender = Requestor(
         header.sending_application.strip() or "unnamed sending application",

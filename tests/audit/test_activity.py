@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import pytest
-from audit_trail import audit_events, identifiers, requestor
+from audit_trail import assert_valid, audit_events, identifiers, requestor
 from sqlalchemy.orm import Session, sessionmaker
 from stand_in_model import StandInModel
 
 from adapters.dicom.audit import Origin, export_event, instance_event
 from adapters.hl7v2.audit import audit_message
 from adapters.hl7v2.header import parse_header
-from conformance.validation import validate_resource
 from fhir_server.audit.activity import (
     APPLICATION_ACTIVITY,
     FAILED,
@@ -47,17 +46,18 @@ def test_every_builder_gives_valid_r4_without_patients_or_identifiers() -> None:
         scoring_event([], StandInModel(), requestor=AUTO_RISK, activity=AUTO_SCORE, patients=["p"]),  # type: ignore[arg-type]
     ]
     for event in events:
-        assert validate_resource(event) == [], event
+        assert_valid(event)
 
 
 def test_hl7_message_without_sender_or_control_id_is_still_valid(sessions: sessionmaker[Session]) -> None:
-    header = parse_header(b"MSH|^~\\&|||||20240301||ADT^A01|||2.5.1\r")
+    header = parse_header(b"MSH|^~\\&|||||20240301||ADT  X^A01|||2.5.1\r")
     with unit_of_work(sessions) as session:
         audit_message(session, header, peer="[::1]:40000", status="rejected", resources=[], error="No PID.")
     [event] = audit_events(sessions, "outcome=4")  # validated by audit_events
     assert requestor(event)["name"] == "unnamed sending application"
     assert requestor(event)["network"]["address"] == "::1"
     assert identifiers(event) == set()
+    assert [coding["code"] for coding in event["subtype"]] == ["hl7v2-message", "A01"]  # `ADT  X` is no code
 
 
 def test_peers_and_patients() -> None:
