@@ -7,6 +7,7 @@ import shutil
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from audit_trail import ACTIVITY, audit_events, references, requestor
@@ -23,6 +24,11 @@ from ml.store import store_resources
 from testdata import PHYSIONET_DIR
 
 HEART_RATE = {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}
+OBSERVATION = {
+    "resourceType": "Observation", "id": "o1", "status": "final", "code": HEART_RATE,
+    "subject": {"reference": "Patient/p"}, "effectiveDateTime": "2024-01-01T10:00:00+00:00",
+    "valueQuantity": {"value": 80, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
+}  # fmt: skip
 
 
 @pytest.fixture
@@ -44,14 +50,32 @@ def wait_for(condition: Callable[[], bool], timeout: float = 10.0) -> None:
         time.sleep(0.02)
 
 
-def test_automatic_scoring_is_audited_as_the_ml_module(sessions: sessionmaker[Session], scorer: AutoRiskScorer) -> None:
-    observation = {
-        "resourceType": "Observation", "id": "o1", "status": "final", "code": HEART_RATE,
-        "subject": {"reference": "Patient/p"}, "effectiveDateTime": "2024-01-01T10:00:00+00:00",
-        "valueQuantity": {"value": 80, "unit": "/min", "system": "http://unitsofmeasure.org", "code": "/min"},
-    }  # fmt: skip
+class BrokenModel(StandInModel):
+    """A model that fails as a broken artifact would."""
+
+    def predict(self, features: Any) -> Any:
+        raise RuntimeError("the model file is corrupt")
+
+
+def test_automatic_scoring_that_fails_is_audited_as_server_failure(sessions: sessionmaker[Session]) -> None:
     with unit_of_work(sessions) as session:
-        store_resources(session, [{"resourceType": "Patient", "id": "p"}, observation])
+        store_resources(session, [{"resourceType": "Patient", "id": "p"}, OBSERVATION])
+    scorer = AutoRiskScorer(sessions, BrokenModel, delay=60, max_delay=60).start()  # type: ignore[arg-type]
+    try:
+        scorer.schedule("p")
+        scorer.flush()
+        wait_for(lambda: len(audit_events(sessions, "type=110100")) == 1)
+    finally:
+        scorer.stop()
+    [failed] = audit_events(sessions, "patient=Patient/p&outcome=8")
+    assert failed["outcomeDesc"] == "Scoring failed on the server." and "RiskAssessment/p-mortality" not in references(
+        failed
+    )
+
+
+def test_automatic_scoring_is_audited_as_the_ml_module(sessions: sessionmaker[Session], scorer: AutoRiskScorer) -> None:
+    with unit_of_work(sessions) as session:
+        store_resources(session, [{"resourceType": "Patient", "id": "p"}, OBSERVATION])
     scorer.schedule("p")
     scorer.schedule("ghost")  # deleted or never stored: refused, and that is recorded too
     scorer.flush()
