@@ -6,7 +6,10 @@ validator for the R4 types that have no R4B model. It checks, for every JSON
 object it meets, unknown and forbidden properties, array versus single values,
 minimum and maximum cardinality, one value per choice element, JSON kinds,
 lexical rules of primitives, narrative safety (:mod:`conformance._narrative`),
-reference shapes and that ``#id`` references resolve to a contained resource.
+reference shapes, that ``#id`` references resolve to a contained resource, and
+terminology bindings (:mod:`conformance._terminology`): a value outside the
+ValueSet of a ``required`` binding is an error, outside an ``extensible`` or
+``preferred`` one a warning (which writes accept; ``$validate`` reports it).
 
 FHIRPaths in issues use JSON property names (``Observation.valueQuantity``) and
 zero-based indexes, so a client can find the offending spot in what it sent.
@@ -18,14 +21,23 @@ from typing import TYPE_CHECKING, Any
 
 from conformance._definitions import definitions
 from conformance._narrative import narrative_problems
+from conformance._terminology import bindings
 from conformance._values import check_primitive, check_reference, json_kind, show
 from conformance.issues import ValidationIssue
 
 if TYPE_CHECKING:
     from conformance._definitions import Context, Element
+    from conformance._terminology import Binding
 
 # Bundle types whose entries may use conditional references (R4 http.html#trules).
 _CONDITIONAL_BUNDLES = frozenset({"transaction", "batch"})
+# Datatypes whose binding applies to their `system` and `code` (R4 terminologies.html#binding):
+# Coding, and Quantity with its specialisations and profiles, whose unit is what is bound.
+_CODED_PAIRS = frozenset(
+    {"Coding", "Quantity", "Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"}
+)
+# Primitive types a binding applies to: the value itself is the code.
+_BOUND_PRIMITIVES = frozenset({"code", "string", "uri"})
 
 
 class Walker:
@@ -34,12 +46,13 @@ class Walker:
     Not thread-safe and not reusable: create one per validated document.
     """
 
-    __slots__ = ("_conditional_ok", "_contexts", "_local_refs", "_types", "issues", "nested_types")
+    __slots__ = ("_bindings", "_conditional_ok", "_contexts", "_local_refs", "_types", "issues", "nested_types")
 
     def __init__(self) -> None:
         defs = definitions()
         self._contexts = defs.contexts
         self._types = defs.resource_types
+        self._bindings = bindings()
         #: Problems found so far, in document order.
         self.issues: list[ValidationIssue] = []
         #: Resource types met below the top level (contained, Bundle entries, Parameters).
@@ -50,6 +63,19 @@ class Walker:
 
     def _add(self, code: str, diagnostics: str, expression: str | None) -> None:
         self.issues.append(ValidationIssue("error", code, diagnostics, expression))
+
+    def _binding_miss(self, binding: Binding, what: str, reason: str | None, expr: str) -> None:
+        """Report ``what`` (a sentence subject) as outside the bound ValueSet; ``reason`` says more."""
+        strength = binding.strength
+        detail = f": {reason}" if reason else ""
+        self.issues.append(
+            ValidationIssue(
+                "error" if strength == "required" else "warning",
+                "code-invalid",
+                f"{what} is not in the value set {binding.value_set.url} ({strength} binding){detail}.",
+                expr,
+            )
+        )
 
     # -- resources -----------------------------------------------------------------------
 
@@ -189,6 +215,12 @@ class Walker:
                 # Narrative is rendered by every client: parse it and hold it to txt-1/txt-2.
                 for code, diagnostics in narrative_problems(value, expr):
                     self._add(code, diagnostics, expr)
+            else:
+                binding = self._bindings.get(el.path)
+                if binding is not None and primitive.code in _BOUND_PRIMITIVES:
+                    reason = binding.code_problem(value)
+                    if reason is not None:
+                        self._binding_miss(binding, f"Value `{show(value)}` of `{expr}`", reason, expr)
             return
         if type(value) is not dict:
             self._add(
@@ -204,6 +236,53 @@ class Walker:
         self._object(value, self._contexts[children], expr, False)
         if children == "Reference":
             self._reference(value, expr)
+            return
+        # The element's own binding, else one on its datatype (Age, Distance and Duration bind their units).
+        binding = self._bindings.get(el.path) or self._bindings.get(children)
+        if binding is not None:
+            if children == "CodeableConcept":
+                self._codeable_concept(value, binding, expr)
+            elif children in _CODED_PAIRS:
+                self._coded_pair(value, binding, expr)
+
+    def _coded_pair(self, value: dict[str, Any], binding: Binding, expr: str) -> None:
+        """Check the ``system`` and ``code`` of a bound Coding or Quantity."""
+        system, code = value.get("system"), value.get("code")
+        if type(code) is not str or (system is not None and type(system) is not str):
+            return  # no code to judge, or a malformed one already reported
+        reason = binding.value_set.coding_problem(system, code)
+        if reason is not None:
+            self._binding_miss(binding, f"Code `{_pair(system, code)}` of `{expr}`", reason, expr)
+
+    def _codeable_concept(self, value: dict[str, Any], binding: Binding, expr: str) -> None:
+        """Check a bound CodeableConcept: at least one of its codings must be from the ValueSet.
+
+        R4 terminologies.html#strength: under a required binding the concept SHALL
+        come from the value set, so other codings (translations) may sit beside one
+        that does, but a CodeableConcept with text alone does not conform. Under
+        extensible and preferred bindings text alone, or codes from elsewhere, are
+        allowed but worth a warning.
+        """
+        codings = value.get("coding")
+        pairs: list[tuple[Any, str]] = []
+        if type(codings) is list:
+            for coding in codings:
+                if type(coding) is not dict:
+                    continue
+                system, code = coding.get("system"), coding.get("code")
+                if type(code) is not str or (system is not None and type(system) is not str):
+                    continue
+                if binding.value_set.coding_problem(system, code) is None:
+                    return
+                pairs.append((system, code))
+        if pairs:
+            shown = ", ".join(f"`{_pair(system, code)}`" for system, code in pairs)
+            self._binding_miss(binding, f"The concept of `{expr}` (codings {shown})", None, expr)
+        elif type(codings) is list and codings:
+            self._binding_miss(binding, f"The concept of `{expr}` (no coding has a code)", None, expr)
+        elif "text" in value:
+            self._binding_miss(binding, f"The concept of `{expr}` (text only, no coding)", None, expr)
+        # A CodeableConcept of extensions alone (a data-absent-reason) asserts no concept to check.
 
     def _reference(self, value: dict[str, Any], expr: str) -> None:
         ref = value.get("reference")
@@ -239,3 +318,8 @@ class Walker:
             elif item is not None:
                 where = f"{expr}[{index}]"
                 self._add("structure", f"Element `_{base.name}` of `{where}` must be a JSON object.", where)
+
+
+def _pair(system: str | None, code: str) -> str:
+    """Render a coded value as ``system|code`` (just the code when there is no system)."""
+    return show(code) if system is None else f"{system}|{show(code)}"

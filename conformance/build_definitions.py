@@ -7,7 +7,9 @@ Run it whenever the definitions change (they do not: 4.0.1 is frozen)::
 The argument is either the folder holding ``hl7.fhir.r4.core-4.0.1/`` or the
 package folder itself. The output, ``conformance/data/r4-elements.json.gz``, is
 what :mod:`conformance` reads at run time, so the server never needs the
-30 MB definition package. Its layout::
+30 MB definition package. The same command then writes the terminology
+binding index, ``conformance/data/r4-valuesets.json``
+(:mod:`conformance.build_valuesets`). The element index's layout::
 
     {
       "fhirVersion": "4.0.1",
@@ -246,9 +248,19 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m conformance.build_definitions FHIR_R4_DIR", file=sys.stderr)
         return 2
-    index = build(find_package(Path(args[0])))
+    from conformance import build_valuesets  # it imports this module, so not at the top
+
+    package = find_package(Path(args[0]))
+    index = build(package)
     path = write(index)
     print(f"Wrote {len(index['types'])} types ({len(index['resourceTypes'])} resources) to {path}.")
+    terminology = build_valuesets.build(package)
+    path = build_valuesets.write(terminology)
+    unexpanded = len(terminology["unexpanded"])
+    print(
+        f"Wrote {len(terminology['bindings'])} bindings, {len(terminology['valueSets'])} value sets to {path}", end=""
+    )
+    print(f" ({unexpanded} value sets could not be expanded; see its `unexpanded`).")
     return 0
 
 

@@ -6,7 +6,7 @@ Two validators run, one after the other:
    index generated from the official R4 4.0.1 StructureDefinitions. It alone
    decides which element names exist, so R4B-only elements and resource types
    are rejected, and it is the only check for the 20 R4 types that R4B lacks.
-2. When the walker finds nothing, the fhir.resources R4B pydantic model of the
+2. When the walker finds no error, the fhir.resources R4B pydantic model of the
    resource type, where one fits (:mod:`conformance._pydantic`), gives a second
    opinion. It runs second because it stops at the first broken object and so
    misses problems the walker reports, and because it can crash on input the
@@ -54,7 +54,9 @@ def validate_resource(data: dict[str, Any], *, use_r4b_models: bool | None = Non
         default as :func:`set_r4b_crosscheck` set it (on unless configured off). The
         R4 walker covers R4 on its own; turning this off gives several times the
         throughput (see ``bench/bench_validation.py``).
-    :return: the problems found, in document order; an empty list means valid.
+    :return: the problems found, in document order. Without an error among them the
+        resource is valid: warnings (``extensible`` and ``preferred`` terminology
+        binding misses) are for ``$validate`` to report, not for a write to refuse.
 
     .. versionadded:: 0.1
     """
@@ -62,11 +64,13 @@ def validate_resource(data: dict[str, Any], *, use_r4b_models: bool | None = Non
         use_r4b_models = _r4b_crosscheck
     walker = Walker()
     walker.resource(data)
-    if walker.issues or not use_r4b_models:
+    # Warnings (extensible and preferred binding misses) leave the resource valid,
+    # so only an error spares the second opinion.
+    if not use_r4b_models or any(issue.is_error for issue in walker.issues):
         return walker.issues
     rtype = data["resourceType"]  # the walker has vetted it
     if r4b_model(rtype) is None or walker.nested_types & WITHOUT_R4B_MODEL:
         # No R4B model fits the resource or one it embeds (fhir.resources raises
         # KeyError on those); the walker's full R4 check stands alone.
-        return []
-    return pydantic_issues(rtype, data, ignore=_IGNORED_PYDANTIC_ERRORS)
+        return walker.issues
+    return walker.issues + pydantic_issues(rtype, data, ignore=_IGNORED_PYDANTIC_ERRORS)

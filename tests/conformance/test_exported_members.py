@@ -11,7 +11,7 @@ from types import ModuleType
 import pytest
 
 import conformance
-from conformance import build_definitions, issues, resource_types, summary, validation
+from conformance import build_definitions, build_valuesets, issues, resource_types, summary, validation
 
 
 def isort_key(name: str) -> tuple[int, str]:
@@ -32,7 +32,7 @@ def own_public_names(module: ModuleType) -> set[str]:
     }
 
 
-MODULES = [build_definitions, issues, resource_types, summary, validation]
+MODULES = [build_definitions, build_valuesets, issues, resource_types, summary, validation]
 
 
 @pytest.mark.parametrize("module", [conformance, *MODULES])

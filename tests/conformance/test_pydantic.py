@@ -82,13 +82,15 @@ def test_types_without_a_usable_r4b_model() -> None:
 
 def test_r4b_second_opinion_reaches_validate_resource() -> None:
     # A trailing no-break space: R4's Java-style regex allows it, fhir.resources does not.
-    patient = {"resourceType": "Patient", "gender": "male\u00a0"}
+    # (An unbound code: `Patient.gender`'s required binding would reject it first.)
+    patient = {"resourceType": "Patient", "extension": [{"url": "http://example.org/x", "valueCode": "male\u00a0"}]}
     assert validate_resource(patient, use_r4b_models=False) == []
     assert validate_resource(patient) == [
         ValidationIssue(
             "error",
             "value",
-            "Value `male\u00a0` of `Patient.gender` is invalid: string should match pattern '^[^\\s]+(\\s[^\\s]+)*$'.",
-            "Patient.gender",
+            "Value `male\u00a0` of `Patient.extension[0].valueCode` is invalid: string should match pattern"
+            " '^[^\\s]+(\\s[^\\s]+)*$'.",
+            "Patient.extension[0].valueCode",
         )
     ]

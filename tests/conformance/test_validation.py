@@ -24,20 +24,27 @@ def observation(**extra: Any) -> dict[str, Any]:
 # -- valid input -------------------------------------------------------------------------
 
 
+def only_binding_warnings(issues: list[ValidationIssue]) -> list[ValidationIssue]:
+    """The issues that are not warnings of an extensible or preferred binding (which leave a resource valid)."""
+    return [i for i in issues if not (i.severity == "warning" and i.code == "code-invalid")]
+
+
 @pytest.mark.parametrize("which", [0, 1, 2])
 def test_synthea_entries_are_valid(synthea_files: list[Path], which: int) -> None:
+    # Synthea's Patients carry an SSN identifier type (v2-0203 `SS`), outside R4's extensible
+    # identifier-type value set, and its Coverages text-only types: warnings, not errors.
     bundle = orjson.loads(synthea_files[which].read_bytes())
     types = set()
     for index, entry in enumerate(bundle["entry"]):
         resource = entry["resource"]
         types.add(resource["resourceType"])
-        assert validate_resource(resource) == [], f"entry {index} of {synthea_files[which].name}"
+        assert only_binding_warnings(validate_resource(resource)) == [], f"entry {index} of {synthea_files[which].name}"
     assert {"Patient", "Observation", "Encounter"} <= types
 
 
 def test_synthea_transaction_bundle_is_valid_as_a_whole(synthea_bundle: dict[str, Any]) -> None:
-    assert validate_resource(synthea_bundle) == []
-    assert validate_resource(synthea_bundle, use_r4b_models=False) == []
+    assert only_binding_warnings(validate_resource(synthea_bundle)) == []
+    assert only_binding_warnings(validate_resource(synthea_bundle, use_r4b_models=False)) == []
 
 
 def test_primitive_extensions_and_nulls_in_primitive_arrays() -> None:

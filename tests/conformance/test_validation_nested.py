@@ -108,7 +108,7 @@ def test_contained_resource_errors_have_paths_through_the_container() -> None:
     patient = {
         "resourceType": "Patient",
         "contained": [
-            {"resourceType": "Practitioner", "id": "gp", "gender": "m", "nickname": "Doc"},
+            {"resourceType": "Practitioner", "id": "gp", "gender": "male", "nickname": "Doc"},
             {"resourceType": "Observation", "id": "o1", "status": "final"},
         ],
     }
