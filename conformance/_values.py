@@ -13,6 +13,8 @@ import math
 import re
 from typing import TYPE_CHECKING, Any
 
+from conformance.fhir_json import DECIMAL_PATTERN, FhirDecimal
+
 if TYPE_CHECKING:
     from conformance._definitions import Primitive
 
@@ -40,7 +42,12 @@ _REFERENCE_FORMS = (
 
 def show(value: Any) -> str:
     """Render a JSON value for a message: strings as they are, others as JSON, kept short."""
-    text = value if isinstance(value, str) else json.dumps(value, default=str)
+    if isinstance(value, str):
+        text = value
+    elif isinstance(value, FhirDecimal):
+        text = value.text
+    else:
+        text = json.dumps(value, default=str)
     return text if len(text) <= 80 else text[:77] + "..."
 
 
@@ -75,6 +82,8 @@ def check_primitive(value: Any, primitive: Primitive, expr: str) -> Problem | No
     if kind == "boolean":
         return None if type(value) is bool else ("structure", _wrong_kind(value, primitive, expr))
     if kind == "integer":
+        if isinstance(value, FhirDecimal) and value.text == "-0":
+            value = 0  # read as a FhirDecimal only so it is written back as `-0`
         if type(value) is not int:
             return "structure", _wrong_kind(value, primitive, expr)
         low = 1 if code == "positiveInt" else 0 if code == "unsignedInt" else _INT32_MIN
@@ -84,10 +93,15 @@ def check_primitive(value: Any, primitive: Primitive, expr: str) -> Problem | No
     # decimal: any JSON number; bool is an int subclass in Python, so exclude it explicitly.
     if type(value) is int:
         return None
-    if type(value) is not float:
+    if not isinstance(value, float):
         return "structure", f"Value `{show(value)}` of `{expr}` must be a JSON number (a FHIR `{code}`)."
-    if not math.isfinite(value):  # JSON parsers turn 1e400 into inf; FHIR decimals are finite
-        return "value", f"Value `{show(value)}` of `{expr}` is not a finite `{code}`."
+    if isinstance(value, FhirDecimal) and DECIMAL_PATTERN.fullmatch(value.text) is None:
+        return "value", f"Value `{show(value)}` of `{expr}` is not a valid `{code}`."
+    if not math.isfinite(value):  # the float of 1.5E400 is inf: beyond what this server can compare or search
+        return (
+            "value",
+            f"Value `{show(value)}` of `{expr}` is out of range for `{code}`: its magnitude must be below 1.8E308.",
+        )
     return None
 
 
