@@ -133,15 +133,14 @@ CATEGORIES = [
     ("lock query (updates)", "fhir_server/repository/_statements.py:lock_many"),
     ("resource + history + index rows, one statement", "fhir_server/repository/_statements.py:write_many"),
     ("reference rewriting", "fhir_server/repository/_bundle_entries.py:rewrite_references"),
-    ("JSON parse (request)", "orjson.loads"),
-    ("JSON serialize (stamp)", "orjson.dumps"),
+    ("JSON parse (request)", "conformance/fhir_json.py:loads"),
+    ("JSON serialize (stamp)", "conformance/fhir_json.py:dumps"),
     ("commit", "sqlalchemy/orm/session.py:commit"),
 ]
 
 
 def profile(admin_url: str, bundles: list[bytes]) -> None:
-    import orjson
-
+    from conformance import fhir_json
     from fhir_server.db import make_engine, make_session_factory
     from fhir_server.repository import SqlRepository
     from fhir_server.repository.bundle_processor import BundleOptions, process_bundle
@@ -156,7 +155,7 @@ def profile(admin_url: str, bundles: list[bytes]) -> None:
         profiler.enable()
         for raw in bundles:
             with sessions() as session:
-                process_bundle(SqlRepository(session), orjson.loads(raw), options)
+                process_bundle(SqlRepository(session), fhir_json.loads(raw), options)
                 session.commit()
         profiler.disable()
         wall = time.monotonic() - started
@@ -179,8 +178,6 @@ def profile(admin_url: str, bundles: list[bytes]) -> None:
             for k, v in stats.stats.items()
             if k[2] == name and (k[0].endswith(where) or (where == "" and name in k[2]))
         )  # type: ignore[attr-defined]
-        if pattern.startswith("orjson"):
-            cumulative = sum(v[3] for k, v in stats.stats.items() if pattern.split(".")[1] in k[2] and "orjson" in k[2])  # type: ignore[attr-defined]
         print(f"  {label:<48} {cumulative:6.2f} s  {100 * cumulative / total:5.1f}%")
     psycopg = sum(v[2] for k, v in stats.stats.items() if "execute" in k[2] and "psycopg2" in k[2])  # type: ignore[attr-defined]
     print(

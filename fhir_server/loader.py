@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import orjson
+from conformance import fhir_json
 
 _UUID_URN = re.compile(r"urn:uuid:([0-9a-fA-F-]{36})")
 
@@ -94,8 +94,8 @@ def read_groups(path: Path) -> Iterator[list[LoadItem] | BundleGroup | LoadError
 
 def _parse(raw: bytes, path: Path, where: str | None = None) -> dict[str, Any]:
     try:
-        value = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        value = fhir_json.loads(raw)
+    except fhir_json.JSONDecodeError as exc:
         raise LoadError(path, f"not valid JSON ({exc})", where=where, reason="not valid JSON") from exc
     if not isinstance(value, dict) or "resourceType" not in value:
         raise LoadError(path, "not a FHIR resource (no `resourceType`)", where=where, reason="not a FHIR resource")

@@ -23,8 +23,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from conformance import fhir_json
 from fhir_server.errors import FhirError
 from ml._news2_fhir import vital_signs
 from ml._risk_resources import DEFAULT_THRESHOLD, flag_resource, model_assessment, news2_assessment
@@ -236,4 +235,4 @@ def _current(repo: SqlRepository, flag_id: str) -> dict[str, Any] | None:
         content = repo.read("Flag", flag_id).content
     except FhirError:
         return None
-    return None if content is None else orjson.loads(content)
+    return None if content is None else fhir_json.loads(content)

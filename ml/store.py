@@ -16,8 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from conformance import fhir_json
 from fhir_server.errors import Gone, NotFound
 from fhir_server.repository import RequestContext, SqlRepository
 from fhir_server.search.query import parse_query
@@ -61,7 +60,7 @@ def _read(repo: SqlRepository, resource_type: str, resource_id: str) -> dict[str
         content = repo.read(resource_type, resource_id).content
     except (NotFound, Gone):
         return None
-    return None if content is None else orjson.loads(content)
+    return None if content is None else fhir_json.loads(content)
 
 
 def _search(repo: SqlRepository, resource_type: str, pairs: list[tuple[str, str]]) -> Iterator[dict[str, Any]]:
@@ -72,7 +71,7 @@ def _search(repo: SqlRepository, resource_type: str, pairs: list[tuple[str, str]
         result = repo.search([resource_type], parse_query(page_pairs), base_url=_BASE, page_size=PAGE_SIZE)
         for stored in result.matches:
             if stored.content is not None:
-                yield orjson.loads(stored.content)
+                yield fhir_json.loads(stored.content)
         cursor = result.next_cursor
         if cursor is None:
             return
@@ -119,7 +118,7 @@ def load_patient(source: Session | SqlRepository, patient_id: str) -> PatientRec
     :raises fhir_server.errors.Gone: if it was deleted.
     """
     repo = repository(source)
-    patient: dict[str, Any] = orjson.loads(repo.read("Patient", patient_id).content or b"{}")
+    patient: dict[str, Any] = fhir_json.loads(repo.read("Patient", patient_id).content or b"{}")
     encounters = encounters_for_patient(repo, patient_id)
     encounter = encounters[0] if encounters else None
     observations = observations_for_patient(
@@ -135,12 +134,12 @@ def load_encounter(source: Session | SqlRepository, encounter_id: str) -> Patien
     :raises fhir_server.errors.Gone: if it (or its Patient) was deleted.
     """
     repo = repository(source)
-    encounter: dict[str, Any] = orjson.loads(repo.read("Encounter", encounter_id).content or b"{}")
+    encounter: dict[str, Any] = fhir_json.loads(repo.read("Encounter", encounter_id).content or b"{}")
     subject = str((encounter.get("subject") or {}).get("reference") or "")
     if not subject.startswith("Patient/"):
         raise NotFound(f"Encounter `{encounter_id}` has no Patient subject to assess.")
     patient_id = subject.removeprefix("Patient/")
-    patient: dict[str, Any] = orjson.loads(repo.read("Patient", patient_id).content or b"{}")
+    patient: dict[str, Any] = fhir_json.loads(repo.read("Patient", patient_id).content or b"{}")
     return PatientRecord(patient, encounter, observations_for_patient(repo, patient_id, encounter_id=encounter_id))
 
 

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-import orjson
 from sqlalchemy import func, select, text, update
 
 from adapters.dicom._codec import header_from_json
 from adapters.dicom.audit import published_event
 from adapters.dicom.mapping import deterministic_id, imaging_study_from_instances, patient_from_header
+from conformance import fhir_json
 from fhir_server.audit.outbox import enqueue
 from fhir_server.db import unit_of_work
 from fhir_server.errors import FhirError, Gone, NotFound
@@ -186,11 +186,11 @@ def _create_if_unknown(repo: SqlRepository, resource: dict[str, Any], *, refresh
     except (NotFound, Gone):
         repo.update(resource_type, resource_id, resource)
         return
-    if refresh and current.content is not None and _without_meta(current.content) != resource:
+    if refresh and current.content is not None and not fhir_json.identical(_without_meta(current.content), resource):
         repo.update(resource_type, resource_id, resource)
 
 
 def _without_meta(content: bytes) -> dict[str, Any]:
-    stored: dict[str, Any] = orjson.loads(content)
+    stored: dict[str, Any] = fhir_json.loads(content)
     stored.pop("meta", None)
     return stored

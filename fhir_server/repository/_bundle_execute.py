@@ -17,6 +17,7 @@ from urllib.parse import parse_qsl
 
 import orjson
 
+from conformance import fhir_json
 from conformance.issues import ValidationIssue
 from fhir_server.errors import BadRequest, EntryFailed, operation_outcome
 from fhir_server.repository._batch_write import BatchWriteFailed, PendingWrite
@@ -159,8 +160,8 @@ def _patch_document(resource: dict[str, Any] | None) -> tuple[Any, str]:
         return resource, "application/fhir+json"
     if resource.get("resourceType") == "Binary" and resource.get("contentType") == JSON_PATCH:
         try:
-            return orjson.loads(base64.b64decode(resource.get("data") or "", validate=True)), JSON_PATCH
-        except (binascii.Error, orjson.JSONDecodeError) as exc:
+            return fhir_json.loads(base64.b64decode(resource.get("data") or "", validate=True)), JSON_PATCH
+        except (binascii.Error, fhir_json.JSONDecodeError) as exc:
             raise BadRequest("The Binary's `data` is not base64-encoded JSON Patch.", expression="data") from exc
     raise BadRequest(f"A PATCH entry's resource must be a Parameters, or a Binary with contentType `{JSON_PATCH}`.")
 

@@ -11,8 +11,7 @@ from __future__ import annotations
 import copy
 from typing import TYPE_CHECKING, Any
 
-import orjson
-
+from conformance import fhir_json
 from fhir_server.errors import BadRequest, Gone, NotFound, PreconditionFailed, UnprocessableEntity
 from fhir_server.repository.protocol import StoredResource
 
@@ -51,7 +50,7 @@ def patch_resource(
         raise PreconditionFailed(
             f"`{resource_type}/{resource_id}` is at version `{version}`, not the If-Match version `{if_match}`."
         )
-    result = patched(orjson.loads(content), patch, media_type)
+    result = patched(fhir_json.loads(content), patch, media_type)
     if result.get("resourceType") != resource_type or result.get("id") != resource_id:
         raise UnprocessableEntity(
             f"The patch must not change the `resourceType` or `id` of `{resource_type}/{resource_id}`."

@@ -10,8 +10,7 @@ import re
 from datetime import UTC, datetime
 from typing import Any
 
-import orjson
-
+from conformance import fhir_json
 from conformance.resource_types import is_resource_type
 from fhir_server.errors import BadRequest, UnknownResourceType
 from fhir_server.repository.protocol import format_instant
@@ -39,13 +38,16 @@ def utc(moment: datetime) -> datetime:
 
 
 def same_content(stored: bytes, resource: dict[str, Any]) -> bool:
-    """Whether ``resource`` equals the stored JSON apart from server-owned meta."""
+    """Whether ``resource`` equals the stored JSON apart from server-owned meta.
+
+    Decimals are compared as written: ``0.40`` and ``0.4`` are different FHIR values.
+    """
 
     def comparable(value: dict[str, Any]) -> dict[str, Any]:
         meta = {k: v for k, v in (value.get("meta") or {}).items() if k not in ("versionId", "lastUpdated")}
         return {**{k: v for k, v in value.items() if k != "meta"}, **({"meta": meta} if meta else {})}
 
-    return comparable(orjson.loads(stored)) == comparable(resource)
+    return fhir_json.identical(comparable(fhir_json.loads(stored)), comparable(resource))
 
 
 def stamp(resource: dict[str, Any], resource_id: str, version: int, now: datetime) -> tuple[dict[str, Any], bytes]:
@@ -56,4 +58,4 @@ def stamp(resource: dict[str, Any], resource_id: str, version: int, now: datetim
     stamped = {"resourceType": resource["resourceType"], "id": resource_id, **resource}
     stamped["id"] = resource_id
     stamped["meta"] = meta
-    return stamped, orjson.dumps(stamped)
+    return stamped, fhir_json.dumps(stamped)

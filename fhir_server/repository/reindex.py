@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import orjson
 from sqlalchemy import false, func, select
 
+from conformance import fhir_json
 from fhir_server.repository import _statements as sql
 from fhir_server.repository.sql import SqlRepository
 
@@ -46,5 +46,5 @@ def reindex_batch(repo: SqlRepository, resource_type: str | None, after_pk: int,
     rows = repo.session.execute(query).all()
     connection = repo.session.connection()
     for row in rows:
-        sql.replace_index(connection, row.pk, row.resource_type, repo.index_values(orjson.loads(row.content)))
+        sql.replace_index(connection, row.pk, row.resource_type, repo.index_values(fhir_json.loads(row.content)))
     return ReindexBatch(len(rows), rows[-1].pk if rows else None)

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import orjson
 
+from conformance import fhir_json
 from fhir_server.repository import HistoryPage, StoredResource, format_instant
 
 #: Response status text a history entry records for each kind of version.
@@ -53,7 +54,7 @@ def history_bundle(base: str, page: HistoryPage, self_url: str, next_url: str | 
         "link": links,
         "entry": [history_entry(base, stored) for stored in page.entries],
     }
-    return orjson.dumps(bundle)
+    return fhir_json.dumps(bundle)
 
 
 def http_date(moment: datetime) -> str:
@@ -98,4 +99,4 @@ def searchset_bundle(
         bundle["total"] = total
     bundle["link"] = [{"relation": relation, "url": url} for relation, url in links.items()]
     bundle["entry"] = entries
-    return orjson.dumps(bundle)
+    return fhir_json.dumps(bundle)

@@ -9,9 +9,9 @@ from __future__ import annotations
 from email.utils import format_datetime
 from typing import Any
 
-import orjson
 from flask import Response, request
 
+from conformance import fhir_json
 from conformance.issues import ValidationIssue
 from fhir_server.errors import BadRequest, InvalidResource, PayloadTooLarge, operation_outcome
 from fhir_server.repository import StoredResource
@@ -49,8 +49,8 @@ def json_response(body: Any, status: int = 200, *, negotiate: bool = True) -> Re
     if isinstance(body, bytes) and not _pretty():
         data = body
     else:
-        value = orjson.loads(body) if isinstance(body, bytes) else body
-        data = orjson.dumps(value, option=orjson.OPT_INDENT_2 if _pretty() else 0)
+        value = fhir_json.loads(body) if isinstance(body, bytes) else body
+        data = fhir_json.dumps(value, indent=_pretty())
     return Response(data, status=status, content_type=f"{mimetype}; charset=utf-8")
 
 
@@ -68,7 +68,7 @@ def render_resource(stored: StoredResource, *, allow_count: bool = False) -> byt
     elements = parse_elements(request.args.get("_elements"))
     if summary is None and elements is None:
         return stored.content
-    return subset(orjson.loads(stored.content), summary, elements)
+    return subset(fhir_json.loads(stored.content), summary, elements)
 
 
 def resource_response(stored: StoredResource, status: int = 200) -> Response:
@@ -107,8 +107,8 @@ def read_resource_body() -> dict[str, Any]:
     if not raw.strip():
         raise BadRequest("The request body is empty; a FHIR resource was expected.")
     try:
-        body = orjson.loads(raw)
-    except orjson.JSONDecodeError as exc:
+        body = fhir_json.loads(raw)
+    except fhir_json.JSONDecodeError as exc:
         issue = ValidationIssue("error", "structure", f"The request body is not valid JSON: {exc}.", None)
         raise InvalidResource([issue]) from exc
     if not isinstance(body, dict):

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-import orjson
 from flask import Response, request
 
+from conformance import fhir_json
 from conformance.issues import ValidationIssue
 from fhir_server.errors import operation_outcome
 from fhir_server.repository import StoredResource
@@ -68,7 +68,7 @@ def _renderer(query: SearchQuery) -> Any:
         assert stored.content is not None
         if summary is None and query.elements is None:
             return stored.content
-        return subset(orjson.loads(stored.content), summary, query.elements)
+        return subset(fhir_json.loads(stored.content), summary, query.elements)
 
     return render
 

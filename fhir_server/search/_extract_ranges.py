@@ -35,11 +35,12 @@ def date_range(text: str) -> tuple[datetime, datetime] | None:
 
 
 def to_decimal(value: object) -> Decimal | None:
-    """Return a JSON number as a Decimal that keeps its written digits where the parser did.
+    """Return a JSON number as a Decimal with its written digits.
 
-    orjson and the stdlib parse ``1.00`` to the float ``1.0``; Python's shortest
-    repr of a float is then the best record of the precision (``1.0``). Callers
-    that parse with ``parse_float=Decimal`` keep the full precision.
+    Resources parsed by :func:`conformance.fhir_json.loads` hold each decimal as a
+    :class:`~conformance.fhir_json.FhirDecimal`, whose ``repr`` is the JSON text
+    (``1.00`` stays ``1.00``); for a plain float (built by server code, not read
+    from JSON) Python's shortest repr is what :func:`~conformance.fhir_json.dumps` writes.
     """
     if isinstance(value, bool):
         return None

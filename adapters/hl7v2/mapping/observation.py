@@ -9,7 +9,6 @@ said UCUM or wrote a unit string UCUM knows.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from adapters.hl7v2.mapping.context import MessageContext
@@ -17,6 +16,7 @@ from adapters.hl7v2.mapping.datatypes import codeable_concept
 from adapters.hl7v2.mapping.errors import MappingError
 from adapters.hl7v2.mapping.terminology import INTERPRETATION, OBSERVATION_STATUS, UCUM_UNITS, code_system_uri
 from adapters.hl7v2.parse import Segment
+from conformance import fhir_json
 
 __all__ = ["map_observation"]
 
@@ -28,22 +28,19 @@ _COMPARATORS = {"<", ">", "<=", ">="}
 
 
 def _number(text: str, obx: Segment, field: int = 5) -> int | float:
-    """A decimal string as a JSON number.
+    """A decimal string as a JSON number that keeps its digits (``0.40`` stays ``0.40``).
 
     :raises MappingError: ``text`` is not a number.
     """
     try:
-        value = Decimal(text.strip())
-    except InvalidOperation:
-        value = Decimal("NaN")
-    if not value.is_finite():
+        return fhir_json.decimal(text)
+    except ValueError:
         raise MappingError(
             f"OBX-{field} value `{text}` is not a number, as value type `{obx.get(2)}` requires.",
             "OBX",
             obx.sequence,
             field,
-        )
-    return int(value) if value == value.to_integral_value() and "." not in text else float(value)
+        ) from None
 
 
 def _unit(obx: Segment) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from adapters.hl7v2.mapping.datatypes import codeable_concept, deterministic_id,
 from adapters.hl7v2.mapping.errors import MappingError
 from adapters.hl7v2.mapping.patient import map_patient
 from adapters.hl7v2.parse import Segment
+from conformance import fhir_json
 
 __all__ = ["map_order", "map_vxu"]
 
@@ -115,7 +116,10 @@ def map_vxu(context: MessageContext) -> list[MappedResource]:
         amount = rxa.get(6)
         if amount and amount != "999":
             try:
-                immunization["doseQuantity"] = {"value": float(amount), **({"unit": rxa.get(7)} if rxa.get(7) else {})}
+                immunization["doseQuantity"] = {
+                    "value": fhir_json.decimal(amount),
+                    **({"unit": rxa.get(7)} if rxa.get(7) else {}),
+                }
             except ValueError:
                 raise MappingError(f"RXA-6 amount `{amount}` is not a number.", "RXA", rxa.sequence, 6) from None
         if rxa.get(15):

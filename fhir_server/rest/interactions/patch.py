@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from flask import Response, request
 
+from conformance import fhir_json
 from fhir_server.errors import BadRequest, PayloadTooLarge
 from fhir_server.repository import check_resource_type
 from fhir_server.rest.http import if_match_version, write_response
@@ -35,8 +35,8 @@ def read_patch_body() -> tuple[Any, str]:
         )
     media_type = check_request_media_type(request.headers.get("Content-Type"), allowed=_PATCH_TYPES)
     try:
-        return orjson.loads(request.get_data(cache=False)), media_type
-    except orjson.JSONDecodeError as exc:
+        return fhir_json.loads(request.get_data(cache=False)), media_type
+    except fhir_json.JSONDecodeError as exc:
         raise BadRequest(f"The PATCH body is not valid JSON: {exc}.") from exc
 
 
