@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from calendar import monthrange
 from datetime import UTC, datetime, timedelta, timezone
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal, InvalidOperation, localcontext
 
 #: Stored in place of an open end, so range conditions stay plain index comparisons.
 MIN_INSTANT = datetime(1, 1, 1, tzinfo=UTC)
@@ -76,5 +76,10 @@ def decimal_range(text: str) -> tuple[Decimal, Decimal, Decimal] | None:
         return None
     if not value.is_finite():
         return None
-    half = Decimal(5).scaleb(value.as_tuple().exponent - 1)  # type: ignore[operator]
-    return value, value - half, value + half
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)  # finite
+    half = Decimal(5).scaleb(exponent - 1)
+    # Exact bounds whatever the digits (the default context would round past 28 of them).
+    with localcontext() as context:
+        context.prec = max(28, len(value.as_tuple().digits) + 2)
+        return value, value - half, value + half

@@ -25,7 +25,7 @@ def condition(table: FromClause, modifier: str | None, value: str, context: Plan
     if len(parts) not in (1, 3):
         raise UnsupportedSearch(f"`{value}` is not a quantity search value such as `5.4|http://unitsofmeasure.org|mg`.")
     prefix, number, low, high = parse_number(parts[0])
-    clauses = [value_condition(table.c.value, prefix, number, low, high)]
+    clauses = [value_condition(table, prefix, number, low, high)]
     if len(parts) == 3:
         system, code = parts[1], parts[2]
         if system:
