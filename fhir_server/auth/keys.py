@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -22,6 +23,9 @@ from models import AuthSigningKey
 #: SMART's recommended signature algorithms; access tokens are signed with the first.
 ALGORITHMS = ["RS384", "ES384"]
 SIGNING_ALGORITHM = "RS384"
+#: Seconds a process signs with the key it last loaded before looking again, so a rotation made
+#: elsewhere (``fhir-server auth rotate-keys``) reaches every running server within this time.
+KEY_RELOAD_INTERVAL = 30.0
 
 
 def _new_key() -> AuthSigningKey:
@@ -47,7 +51,11 @@ def rotate(session: Session, *, keep_for: timedelta) -> str:
 
 
 class KeyStore:
-    """This process's view of the signing keys, reloaded when a token names an unknown one."""
+    """This process's view of the signing keys.
+
+    Reloaded when a token names an unknown key, and before signing or publishing once the
+    last load is :data:`KEY_RELOAD_INTERVAL` seconds old.
+    """
 
     def __init__(self, sessions: sessionmaker[Session], *, keep_retired_for: timedelta) -> None:
         self._sessions = sessions
@@ -56,10 +64,11 @@ class KeyStore:
         self._lock = threading.Lock()
         self._keys: dict[str, RSAKey] = {}
         self._signing_kid: str | None = None
+        self._loaded_at = -KEY_RELOAD_INTERVAL
 
     def signing_key(self) -> RSAKey:
         """The key new tokens are signed with, creating the first one if there is none."""
-        if self._signing_kid is None:
+        if self._signing_kid is None or time.monotonic() - self._loaded_at >= KEY_RELOAD_INTERVAL:
             self.reload()
         if self._signing_kid is None:
             with unit_of_work(self._sessions) as session:
@@ -92,3 +101,4 @@ class KeyStore:
         with self._lock:
             self._keys = keys
             self._signing_kid = signing[-1] if signing else None
+            self._loaded_at = time.monotonic()

@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from html.parser import HTMLParser
-from typing import Any
+from typing import IO, Any
 from urllib.parse import urljoin
 
 import requests
@@ -34,6 +34,15 @@ class LiveServer:
     base: str
     env: dict[str, str]
     database_url: str
+    #: Where the server's output goes (see :meth:`printed`).
+    log: IO[bytes] | None = None
+
+    def printed(self) -> str:
+        """What the server has printed so far."""
+        assert self.log is not None
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read().decode(errors="replace")
 
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """``fhir-server ARGS`` on the server's database; it must succeed."""
@@ -57,12 +66,15 @@ def server_env(database_url: str) -> dict[str, str]:
 
 
 @contextmanager
-def serve(database_url: str) -> Iterator[LiveServer]:
-    """``fhir-server serve`` on a free port until the block ends; what it printed goes to stderr at the end."""
+def serve(database_url: str, **settings: str) -> Iterator[LiveServer]:
+    """``fhir-server serve`` on a free port until the block ends; what it printed goes to stderr at the end.
+
+    ``settings`` are extra environment variables, e.g. ``FHIR_SERVER_AUTH="off"``.
+    """
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = int(sock.getsockname()[1])
-    env = server_env(database_url)
+    env = {**server_env(database_url), **settings}
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryFile() as log:
         server = subprocess.Popen([*CLI, "serve", "--port", str(port)], env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -76,7 +88,7 @@ def serve(database_url: str) -> Iterator[LiveServer]:
                     assert server.poll() is None, "the server exited (its output is in the captured stderr)"
                     assert time.monotonic() < deadline, "the server did not start in 30 s"
                     time.sleep(0.2)
-            yield LiveServer(base, env, database_url)
+            yield LiveServer(base, env, database_url, log)
         finally:
             server.terminate()
             server.wait(timeout=10)
