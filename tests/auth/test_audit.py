@@ -59,6 +59,10 @@ def test_reads_writes_refusals_and_failures_are_audited(
     assert len(search(smart_client, "subtype=create", auditor)) == 1
     assert len(search(smart_client, "type=rest&date=ge2020-01-01", auditor)) == 5
     assert len(search(smart_client, "entity=Patient/B", auditor)) == 1
+    # Who asked: the client (agent altId) and where from; the unauthenticated request has neither client.
+    assert len(search(smart_client, "altid=test-app", auditor)) == 4
+    assert len(search(smart_client, "address=127.0.0.1", auditor)) == 5
+    assert len(search(smart_client, "agent-name=client test-app", auditor)) == 4
     # Reading the audit trail is itself an access, and needs an AuditEvent scope.
     assert smart_client.get("/fhir/AuditEvent", headers=patient_token).status_code == 403
 
