@@ -7,8 +7,11 @@ The search value stands for the range its digits imply (``0.40`` is [0.395, 0.40
 from __future__ import annotations
 
 import pytest
+from click.testing import CliRunner
 from fhir_factories import FHIR_JSON
 from flask.testing import FlaskClient
+
+from fhir_server.cli import main
 
 #: id -> valueQuantity.value as written in the stored JSON.
 VALUES = {
@@ -92,3 +95,13 @@ def test_number_parameter_uses_precision(client: FlaskClient) -> None:
     assert found("probability=0.35") == ["r1", "r2", "r3"]
     assert found("probability=0.350") == ["r1"]
     assert found("probability=gt0.35") == ["r3"]
+
+
+def test_reindex_keeps_the_written_precision(
+    client: FlaskClient, observations: None, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FHIR_SERVER_DATABASE_URL", database_url)
+    result = CliRunner().invoke(main, ["reindex", "Observation"])
+    assert result.exit_code == 0, result.output
+    assert ids(client, "value-quantity=0.40") == ["v0396", "v0400", "v04049"]
+    assert ids(client, "value-quantity=100.00") == ["v10000"]
