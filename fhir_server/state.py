@@ -8,6 +8,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from conformance.validation import set_r4b_crosscheck
+from fhir_server.audit.outbox import GroupWriter
 from fhir_server.auth.service import AuthService
 from fhir_server.config import Settings
 from fhir_server.db import make_autocommit_engine, make_engine, make_session_factory
@@ -26,6 +27,8 @@ class ServerState:
     autocommit_engine: Engine
     #: SMART authorization (keys, tokens); ``None`` when ``FHIR_SERVER_AUTH=off``.
     auth: AuthService | None = None
+    #: Where the REST layer's audit records go, several requests per INSERT; ``None`` when auth is off.
+    audit_writer: GroupWriter | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ServerState:
@@ -40,4 +43,5 @@ class ServerState:
             if settings.auth == "smart"
             else None
         )
-        return cls(settings, engine, sessions, autocommit_engine, auth)
+        audit_writer = GroupWriter(autocommit_engine) if auth is not None else None
+        return cls(settings, engine, sessions, autocommit_engine, auth, audit_writer)

@@ -90,10 +90,11 @@ def audit_event(access: Access, *, server: str) -> dict[str, Any]:
         }
         if access.resource_id:
             what["what"] = {"reference": f"{access.resource_type}/{access.resource_id}"}
-        else:
-            what["name"] = access.resource_type
         if access.query:
-            what["query"] = base64.b64encode(access.query.encode()).decode()
+            # The whole request, type included: an entity has a name or a query, not both (sev-1).
+            what["query"] = base64.b64encode(f"{access.resource_type}?{access.query}".encode()).decode()
+        elif not access.resource_id:
+            what["name"] = access.resource_type
         entities.append(what)
     if access.patient:
         entities.append(patient_entity(access.patient))

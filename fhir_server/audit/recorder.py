@@ -1,9 +1,10 @@
 """Records every REST request in the audit outbox, before the response leaves the server.
 
-The row is one INSERT on the autocommit engine (:func:`fhir_server.db.make_autocommit_engine`):
-on PostgreSQL one round trip, committed without waiting for the WAL flush, so the
-row is safe once the database has it, whatever happens to this process, and the
-request does not pay a disk flush. Turning a row into a stored AuditEvent
+The row is written by the process's :class:`~fhir_server.audit.outbox.GroupWriter` on the
+autocommit engine (:func:`fhir_server.db.make_autocommit_engine`): on PostgreSQL one round
+trip, shared by the requests that record at the same moment, committed without waiting for
+the WAL flush, so the row is safe once the database has it, whatever happens to this
+process, and the request does not pay a disk flush. Turning a row into a stored AuditEvent
 (indexing) is the drain's work, off the request path.
 """
 
@@ -15,7 +16,6 @@ from datetime import UTC, datetime
 from flask import Blueprint, Response, g, request
 
 from fhir_server.audit.events import Access, audit_event
-from fhir_server.audit.outbox import enqueue
 
 _log = logging.getLogger(__name__)
 
@@ -63,8 +63,8 @@ def _record(response: Response) -> Response:
         query=request.query_string.decode(errors="replace") or None,
     )
     event = audit_event(access, server=request.host_url.rstrip("/"))
-    with state.autocommit_engine.begin() as connection:
-        enqueue(connection, [event])
+    assert state.audit_writer is not None  # built whenever auth is on
+    state.audit_writer.write(event)
     return response
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Callable
 from typing import Any
 
@@ -53,6 +54,8 @@ def test_reads_writes_refusals_and_failures_are_audited(
     assert requestor["network"]["address"] == "127.0.0.1"
     assert {"reference": "Patient/A"} in [e["what"] for e in first["entity"]]
     assert events[-1]["agent"][0]["who"] == {"display": "unauthenticated"}
+    (searched,) = [e for e in events[2]["entity"] if "query" in e]
+    assert base64.b64decode(searched["query"]).decode() == "Observation?code=8867-4" and "name" not in searched
     # Searchable by the parameters an auditor needs.
     assert len(search(smart_client, "patient=Patient/A", auditor)) == 3
     assert len(search(smart_client, "outcome=4", auditor)) == 2
