@@ -34,6 +34,9 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dev_token import mint_dev_token
+
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "wrk" / "crud.lua"
 SEEDED = 2000
@@ -149,18 +152,7 @@ def main() -> None:
         wait_ready(port)
         token = ""
         if args.auth == "smart":
-            scope = ["--scope", "system/*.cruds"]
-            subprocess.run(
-                [*cli, "auth", "client", "add", "--client-id", "bench", "--secret", "bench-secret", *scope],
-                env=env,
-                check=True,
-                capture_output=True,
-            )
-            minted = subprocess.run(
-                [*cli, "auth", "token", "--client-id", "bench", *scope, "--audience", f"http://127.0.0.1:{port}/fhir"],
-                env=env, check=True, capture_output=True, text=True,
-            )  # fmt: skip
-            token = minted.stdout.strip()
+            token = mint_dev_token(cli, env, port)
         seed(port, token)
         print(
             f"gunicorn {args.workers} workers (gthread) on PostgreSQL; auth {args.auth}; wrk; "

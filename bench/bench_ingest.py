@@ -38,6 +38,7 @@ from sqlalchemy.engine import make_url
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_crud import free_port, wait_ready
+from dev_token import mint_dev_token
 
 ROOT = Path(__file__).resolve().parent.parent
 SYNTHEA = ROOT / "tests" / "data" / "synthea"
@@ -79,23 +80,25 @@ class Database:
         self.admin.dispose()
 
 
-def bench_http(admin_url: str, bundles: list[bytes], workers: int, clients: int) -> float:
+def bench_http(admin_url: str, bundles: list[bytes], workers: int, clients: int, auth: str) -> float:
     db, port = Database(admin_url), free_port()
+    env = {**db.env, "FHIR_SERVER_AUTH": auth}
     server = subprocess.Popen(
         [*CLI, "serve", "--workers", str(workers), "--port", str(port)],
-        env=db.env,
+        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
     try:
         wait_ready(port)
+        headers = {"Content-Type": "application/fhir+json", "Prefer": "return=minimal"}
+        if auth == "smart":
+            headers["Authorization"] = f"Bearer {mint_dev_token(CLI, env, port)}"
 
         def send(chunk: list[bytes]) -> None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
             for body in chunk:
-                conn.request(
-                    "POST", "/fhir", body, {"Content-Type": "application/fhir+json", "Prefer": "return=minimal"}
-                )
+                conn.request("POST", "/fhir", body, headers)
                 response = conn.getresponse()
                 payload = response.read()
                 assert response.status == 200, payload[:500]
@@ -194,6 +197,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 2, help="processes for the load phase")
     parser.add_argument("--skip", default="", help="comma-separated phases to skip: http,load,profile")
+    parser.add_argument(
+        "--auth", choices=["smart", "off"], default="smart", help="HTTP phase: SMART token and audit, or an open server"
+    )
     args = parser.parse_args()
     bundles = replicate(args.copies, args.synthea_dir)
     skip = set(args.skip.split(","))
@@ -204,9 +210,9 @@ def main() -> None:
         flush=True,
     )
     if "http" not in skip:
-        rate = bench_http(args.admin_url, bundles, args.workers, args.clients)
+        rate = bench_http(args.admin_url, bundles, args.workers, args.clients, args.auth)
         print(
-            f"HTTP POST transaction, {args.clients} clients, {args.workers} workers: {rate:,.0f} resources/s",
+            f"HTTP POST transaction, {args.clients} clients, {args.workers} workers, auth {args.auth}: {rate:,.0f} resources/s",
             flush=True,
         )
     if "load" not in skip:
