@@ -66,6 +66,16 @@ class ImportReport:
     files: int = 0
     counts: Counter[str] = field(default_factory=Counter)
     examples: dict[str, list[Problem]] = field(default_factory=dict)
+    #: Values stored but withheld as impossible (:mod:`fhir_server.quality.plausibility`): not skipped,
+    #: so not counted against ``--strict``, but listed so nobody mistakes them for data.
+    flagged: list[Problem] = field(default_factory=list)
+    flagged_count: int = 0
+
+    def flag(self, file: object, where: str | None, message: str) -> None:
+        """Record one value stored withheld."""
+        self.flagged_count += 1
+        if len(self.flagged) < EXAMPLES:
+            self.flagged.append(Problem(str(file), where, "implausible value", message))
 
     def add(self, file: object, where: str | None, reason: str, message: str) -> None:
         """Record one skipped item."""
@@ -86,6 +96,11 @@ class ImportReport:
     def summary(self) -> str:
         """The one-line summary: stored, files, and skipped items by reason (most frequent first)."""
         head = f"imported {_count(self.stored, self.stored_unit)} from {_count(self.files, 'file')}"
+        if self.flagged:
+            head += (
+                f"; flagged {_count(self.flagged_count, 'implausible value')} (stored withheld; first: "
+                f"{self.flagged[0].location})"
+            )
         if not self.counts:
             return f"{head}; skipped nothing"
         reasons = ", ".join(
@@ -101,7 +116,8 @@ class ImportReport:
             for reason, _ in self.counts.most_common()
             for problem in self.examples[reason]
         ]
-        return [self.summary(), *details]
+        flagged = [f"  flagged {problem.location}: {problem.message}" for problem in self.flagged]
+        return [self.summary(), *details, *flagged]
 
     def exit_code(self, *, strict: bool) -> int:
         """1 if anything was skipped under ``strict``, or if problems left nothing stored; else 0."""

@@ -24,7 +24,7 @@ from fhir_server.import_report import ImportReport, strict_option
 from fhir_server.state import ServerState
 from ml.audit import IMPORT_PHYSIONET, SCORE, record_scores, scoring_failed
 from ml.dataset import DEFAULT_DATA_DIR
-from ml.physionet import Outcome, RecordError, RowError, parse_outcomes, read_record, record_to_fhir
+from ml.physionet import Outcome, RecordError, RowError, implausible, parse_outcomes, read_record, record_to_fhir
 from ml.scoring import DEFAULT_THRESHOLD, score_batch
 from ml.store import iter_patient_ids, replace_record
 
@@ -107,6 +107,8 @@ def _convert(path: Path, known: dict[int, Outcome], report: ImportReport) -> tup
     finally:
         for row in skipped:
             report.add(path, f"line {row.line}", row.reason, str(row))
+    for measurement, _, reason in implausible(record):
+        report.flag(path, f"line {measurement.line}", reason)
     return path, record_to_fhir(record, known.get(record.record_id))
 
 

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from fhir_server.quality.plausibility import withhold_value
 from ml._physionet_fhir import (
     encounter_resource,
     observation_resource,
@@ -43,6 +44,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_ANCHOR",
     "ID_PREFIX",
+    "NOT_RECORDED",
     "Measurement",
     "Outcome",
     "Record",
@@ -50,6 +52,7 @@ __all__ = [
     "RowError",
     "accepted",
     "encounter_id",
+    "implausible",
     "parse_outcomes",
     "parse_record",
     "patient_id",
@@ -227,18 +230,45 @@ def parse_outcomes(text: str) -> dict[int, Outcome]:
     return outcomes
 
 
+#: The challenge's value for "not recorded" (a missing height, weight...): not a measurement.
+NOT_RECORDED = -1.0
+
+
+def _scaled(measurement: Measurement) -> float:
+    # round() keeps 0.35 * 100 at 35.0 rather than 35.00000000000001.
+    return round(measurement.value * VARIABLES[measurement.parameter].scale, 6)
+
+
 def accepted(record: Record) -> Iterable[tuple[Measurement, float]]:
     """Yield each measurement that is a real value, with its value in FHIR units.
 
-    Values outside the variable's range are the challenge's "missing" (``-1``,
-    impossible zeros) or impossible; see :mod:`ml.physionet_codes`.
+    Values outside the variable's range (:mod:`ml.physionet_codes`) are not: see :func:`implausible`.
     """
     for measurement in record.measurements:
-        variable = VARIABLES[measurement.parameter]
-        # round() keeps 0.35 * 100 at 35.0 rather than 35.00000000000001.
-        value = round(measurement.value * variable.scale, 6)
+        variable, value = VARIABLES[measurement.parameter], _scaled(measurement)
         if variable.low <= value <= variable.high:
             yield measurement, value
+
+
+def implausible(record: Record) -> Iterable[tuple[Measurement, float, str]]:
+    """Yield each measurement outside its variable's possible range, its value and why it is withheld.
+
+    ``-1`` is the challenge's "not recorded" and yields nothing; anything else out of range
+    (a heart rate of 0, a temperature of 0 or 98.6 "Cel") is a recording error, stored withheld.
+    """
+    for measurement in record.measurements:
+        variable, value = VARIABLES[measurement.parameter], _scaled(measurement)
+        if measurement.value == NOT_RECORDED or variable.low <= value <= variable.high:
+            continue
+        unit = f" {variable.unit}" if variable.unit else ""
+        yield (
+            measurement,
+            value,
+            (
+                f"Recorded value {value:g}{unit} of {measurement.parameter} withheld: outside "
+                f"{variable.low:g}-{variable.high:g}{unit}, the possible range for {variable.display.lower()}."
+            ),
+        )
 
 
 def record_to_fhir(
@@ -268,6 +298,18 @@ def record_to_fhir(
         )
         for measurement, value in accepted(record)
     ]
+    for measurement, value, reason in implausible(record):
+        # Stored, so the error is visible and traceable to its row, but without the value.
+        flagged = observation_resource(
+            f"{pid}-L{measurement.line}",
+            VARIABLES[measurement.parameter],
+            value,
+            anchor + timedelta(minutes=measurement.minute),
+            patient=pid,
+            encounter=eid,
+        )
+        withhold_value(flagged, reason)
+        observations.append(flagged)
     return [
         patient_resource(pid, record.record_id, record.gender, outcome, anchor),
         encounter_resource(eid, pid, record.icu_type, outcome, anchor),

@@ -125,3 +125,25 @@ def test_training_features_leave_out_the_rows_the_importer_skips(tmp_path: Path)
     features = features_for_file(path)
     assert features.basis == ("Observation/physionet2012-2-L3", "Observation/physionet2012-2-L9")
     np.testing.assert_array_equal(features.values, features_for_file(clean).values)
+
+
+def test_impossible_values_are_stored_withheld_and_listed_not_skipped(
+    tmp_path: Path, database_url: str, engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("FHIR_SERVER_DATABASE_URL", database_url)
+    records = tmp_path / "set-b"
+    records.mkdir()
+    record = records / "000004.txt"
+    record.write_text("Time,Parameter,Value\n00:00,RecordID,4\n00:00,Height,-1\n00:10,HR,0\n00:20,HR,88\n")
+    result = _invoke("--strict", str(records))
+    assert result.exit_code == 0, result.output  # nothing was skipped: --strict has no complaint
+    assert (
+        f"imported 4 resources from 1 file; flagged 1 implausible value (stored withheld; first: {record} line 4); "
+        "skipped nothing"
+    ) in result.stderr
+    assert f"flagged {record} line 4: Recorded value 0 /min of HR withheld" in result.stderr
+    with unit_of_work(make_session_factory(engine), write=False) as session:
+        stored = {o["id"]: o for o in observations_for_patient(session, "physionet2012-4")}
+    assert stored["physionet2012-4-L4"]["dataAbsentReason"]["coding"][0]["code"] == "error"
+    assert stored["physionet2012-4-L5"]["valueQuantity"]["value"] == 88
+    assert "physionet2012-4-L3" not in stored  # -1: not recorded

@@ -63,7 +63,7 @@ def test_descriptor_only_record_gives_only_its_age() -> None:
     assert resources[-1]["code"]["coding"][-1]["code"] == "Age"
 
 
-def test_missing_and_impossible_values_are_dropped() -> None:
+def test_missing_values_are_dropped_and_impossible_ones_stored_withheld() -> None:
     text = "\n".join(
         [
             "Time,Parameter,Value",
@@ -87,8 +87,20 @@ def test_missing_and_impossible_values_are_dropped() -> None:
     resources = record_to_fhir(parse_record(text))
     assert "gender" not in resources[0]
     observations = {r["id"]: r for r in resources if r["resourceType"] == "Observation"}
-    codes = [o["code"]["coding"][-1]["code"] for o in observations.values()]
+    measured = [o for o in observations.values() if "dataAbsentReason" not in o]
+    codes = [o["code"]["coding"][-1]["code"] for o in measured]
     assert codes == ["Age", "Urine", "FiO2", "NISysABP", "NISysABP", "SysABP", "MechVent"]
+    # -1 is the challenge's "not recorded" (Height): no Observation. Impossible values are recording
+    # errors: stored, so they can be traced to their row, but with the value only in a note.
+    withheld = {o["code"]["coding"][-1]["code"]: o for o in observations.values() if "dataAbsentReason" in o}
+    assert sorted(withheld) == ["HR", "Temp", "Weight", "pH"]
+    for observation in withheld.values():
+        assert not any(key.startswith("value") for key in observation)
+        assert observation["dataAbsentReason"]["coding"][0]["code"] == "error"
+    assert withheld["HR"]["note"] == [
+        {"text": "Recorded value 0 /min of HR withheld: outside 1-300 /min, the possible range for heart rate."}
+    ]
+    assert withheld["pH"]["id"] == "physionet2012-1-L9"
     fio2 = next(o for o in observations.values() if o["code"]["coding"][-1]["code"] == "FiO2")
     assert fio2["valueQuantity"] == {"value": 35, "unit": "%", "system": "http://unitsofmeasure.org", "code": "%"}
     invasive = observations["physionet2012-1-L14"]

@@ -45,7 +45,12 @@ def test_observations_are_found_by_subject_search_and_deleted_ones_are_skipped(e
         record = load_patient(session, "physionet2012-41")
         assert observations_for_patient(session, "nobody") == []
         assert list(iter_patient_ids(session, page_size=1)) == ["physionet2012-41"]
-    assert sorted(o["id"] for o in observations) == ["physionet2012-41-L3", "physionet2012-41-L6"]
+    # L7 (pH 735) is stored withheld: found, but without a value.
+    assert sorted(o["id"] for o in observations) == [
+        "physionet2012-41-L3",
+        "physionet2012-41-L6",
+        "physionet2012-41-L7",
+    ]
     assert all(o["meta"]["versionId"] == "2" for o in observations)
     assert record.patient["gender"] == "male"
     assert record.encounter is not None and record.encounter["id"] == "physionet2012-41-icu"
@@ -69,7 +74,7 @@ def test_search_follows_the_cursor_across_pages(engine: Engine, monkeypatch: pyt
     monkeypatch.setattr(store, "PAGE_SIZE", 1)
     with unit_of_work(sessions, write=False) as session:
         found = observations_for_patient(session, "physionet2012-41")
-    assert sorted(o["id"] for o in found) == ["physionet2012-41-L3", "physionet2012-41-L6", "physionet2012-41-L8"]
+    assert sorted(o["id"] for o in found) == [f"physionet2012-41-L{line}" for line in (3, 6, 7, 8)]
 
 
 def test_encounter_scope_keeps_its_own_and_unattached_observations(engine: Engine) -> None:

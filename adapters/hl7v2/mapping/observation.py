@@ -17,6 +17,7 @@ from adapters.hl7v2.mapping.errors import MappingError
 from adapters.hl7v2.mapping.terminology import INTERPRETATION, OBSERVATION_STATUS, UCUM_UNITS, code_system_uri
 from adapters.hl7v2.parse import Segment
 from conformance import fhir_json
+from fhir_server.quality.plausibility import flag_implausible
 
 __all__ = ["map_observation"]
 
@@ -165,4 +166,6 @@ def map_observation(
     reference_range = _reference_range(obx)
     if reference_range:
         observation["referenceRange"] = [reference_range]
+    # A vital sign no living patient can have (HR 500, 98.6 "Cel") is stored withheld, with a note.
+    flag_implausible(observation)
     return observation
