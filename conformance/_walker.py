@@ -10,6 +10,10 @@ reference shapes, that ``#id`` references resolve to a contained resource, and
 terminology bindings (:mod:`conformance._terminology`): a value outside the
 ValueSet of a ``required`` binding is an error, outside an ``extensible`` or
 ``preferred`` one a warning (which writes accept; ``$validate`` reports it).
+It notes every instance of a type or element that has R4 invariants and, once
+the walk found no error, :meth:`Walker.invariants` evaluates them
+(:mod:`conformance._invariants`); dom-3 (each contained resource is referred to)
+it checks natively from the ``#id`` references it collected.
 
 FHIRPaths in issues use JSON property names (``Observation.valueQuantity``) and
 zero-based indexes, so a client can find the offending spot in what it sent.
@@ -20,6 +24,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from conformance._definitions import definitions
+from conformance._invariants import has_invariants, invariants_at, model_type
 from conformance._narrative import narrative_problems
 from conformance._terminology import bindings
 from conformance._values import check_primitive, check_reference, json_kind, show
@@ -36,6 +41,8 @@ _CONDITIONAL_BUNDLES = frozenset({"transaction", "batch"})
 _CODED_PAIRS = frozenset(
     {"Coding", "Quantity", "Age", "Count", "Distance", "Duration", "SimpleQuantity", "MoneyQuantity"}
 )
+# Primitive types whose `#id` values refer to a contained resource, for dom-3.
+_LOCAL_URIS = frozenset({"canonical", "uri", "url"})
 # Primitive types a binding applies to: the value itself is the code.
 _BOUND_PRIMITIVES = frozenset({"code", "string", "uri"})
 
@@ -46,7 +53,21 @@ class Walker:
     Not thread-safe and not reusable: create one per validated document.
     """
 
-    __slots__ = ("_bindings", "_conditional_ok", "_contexts", "_local_refs", "_types", "issues", "nested_types")
+    __slots__ = (
+        "_bindings",
+        "_conditional_ok",
+        "_contexts",
+        "_invariant_issues",
+        "_invariant_keys",
+        "_local_refs",
+        "_local_uris",
+        "_pending",
+        "_resource",
+        "_root",
+        "_types",
+        "issues",
+        "nested_types",
+    )
 
     def __init__(self) -> None:
         defs = definitions()
@@ -59,7 +80,17 @@ class Walker:
         self.nested_types: set[str] = set()
         # `#id` references of the current resource and its contained ones: (id, FHIRPath).
         self._local_refs: list[tuple[str, str]] = []
+        # `#id` values of canonical, uri and url elements, which dom-3 counts as references.
+        self._local_uris: list[tuple[str, str]] = []
         self._conditional_ok = False
+        self._invariant_keys = has_invariants()
+        # Invariants the walk checked natively (dom-3), reported with the FHIRPath ones.
+        self._invariant_issues: list[ValidationIssue] = []
+        # Instances with constraints to evaluate once the walk found no error:
+        # (context key, fhirpathpy type path, instance, FHIRPath, %resource, %rootResource).
+        self._pending: list[tuple[str, str, Any, str, Any, Any]] = []
+        self._resource: Any = None
+        self._root: Any = None
 
     def _add(self, code: str, diagnostics: str, expression: str | None) -> None:
         self.issues.append(ValidationIssue("error", code, diagnostics, expression))
@@ -76,6 +107,25 @@ class Walker:
                 expr,
             )
         )
+
+    def invariants(self) -> None:
+        """Evaluate the constraints of every instance met, unless the walk already found an error.
+
+        They run after the walk so that FHIRPath only sees structurally valid JSON.
+        """
+        if any(issue.is_error for issue in self.issues):
+            return
+        self.issues.extend(self._invariant_issues)
+        for key, type_path, node, expr, resource, root in self._pending:
+            for invariant in invariants_at(key):
+                issue = invariant.check(node, type_path, expr, resource, root)
+                if issue is not None:
+                    self.issues.append(issue)
+
+    def _expect(self, key: str, type_key: str, node: Any, expr: str) -> None:
+        """Note an instance of ``key`` (a type or element path) whose type is ``type_key``."""
+        if key in self._invariant_keys:
+            self._pending.append((key, model_type(type_key), node, expr, self._resource, self._root))
 
     # -- resources -----------------------------------------------------------------------
 
@@ -99,6 +149,18 @@ class Walker:
         path = expr or rtype
         if expr is not None:
             self.nested_types.add(rtype)
+        outer_resource, outer_root = self._resource, self._root
+        self._resource = data
+        if self._root is None or not contained:
+            # A Bundle entry or Parameters resource is a root of its own; a contained one is not.
+            self._root = data
+        self._expect(rtype, rtype, data, path)
+        try:
+            self._walk_resource(data, rtype, path, contained)
+        finally:
+            self._resource, self._root = outer_resource, outer_root
+
+    def _walk_resource(self, data: dict[str, Any], rtype: str, path: str, contained: bool) -> None:
         if contained:
             # Contained resources share the container's `#id` scope.
             if "contained" in data:
@@ -109,18 +171,20 @@ class Walker:
                 )
             self._object(data, self._contexts[rtype], path, True)
             return
-        outer_refs, outer_conditional = self._local_refs, self._conditional_ok
-        self._local_refs = []
+        outer_refs, outer_uris, outer_conditional = self._local_refs, self._local_uris, self._conditional_ok
+        self._local_refs, self._local_uris = [], []
         if rtype == "Bundle":
             self._conditional_ok = data.get("type") in _CONDITIONAL_BUNDLES
         self._object(data, self._contexts[rtype], path, True)
-        self._check_local_refs(data)
-        self._local_refs, self._conditional_ok = outer_refs, outer_conditional
+        self._check_local_refs(data, path)
+        self._local_refs, self._local_uris, self._conditional_ok = outer_refs, outer_uris, outer_conditional
 
-    def _check_local_refs(self, data: dict[str, Any]) -> None:
-        if not self._local_refs:
-            return
+    def _check_local_refs(self, data: dict[str, Any], path: str) -> None:
+        """Check ref-1 (each ``#id`` resolves) and dom-3 (each contained resource is referred to)."""
         contained = data.get("contained")
+        if not self._local_refs and type(contained) is not list:
+            self._local_uris.clear()
+            return
         ids: set[str] = set()
         if type(contained) is list:
             # Only well-formed ids count; a malformed one was reported where it stands.
@@ -132,6 +196,35 @@ class Walker:
                     f"Reference `#{local_id}` at `{expr}` matches no contained resource.",
                     expr,
                 )
+        if type(contained) is list:
+            self._check_contained_referenced(contained, path)
+
+    def _check_contained_referenced(self, contained: list[Any], path: str) -> None:
+        """dom-3: a contained resource is referred to from the resource, or refers to it (``#``).
+
+        Evaluated here rather than by FHIRPath: its ``descendants()`` over the whole
+        resource, once per contained resource, cost fhirpathpy 25 ms per resource.
+        """
+        refs = self._local_refs + self._local_uris
+        self._local_uris.clear()
+        referred = {local_id for local_id, _ in refs}
+        for index, resource in enumerate(contained):
+            if type(resource) is not dict or type(resource.get("id")) is not str or resource["id"] in referred:
+                continue  # without an id, `'#' + id` is empty and dom-3 holds
+            inside = f"{path}.contained[{index}]."
+            if any(not local_id and expr.startswith(inside) for local_id, expr in refs):
+                continue  # it refers to its container
+            where = inside[:-1]
+            self._invariant_issues.append(
+                ValidationIssue(
+                    "error",
+                    "invariant",
+                    f"Constraint dom-3 failed: If the resource is contained in another resource, it SHALL be "
+                    f"referred to from elsewhere in the resource or SHALL refer to the containing resource "
+                    f"(`{where}`, id `{show(resource['id'])}`, is not referred to).",
+                    path,
+                )
+            )
 
     # -- objects -------------------------------------------------------------------------
 
@@ -221,6 +314,9 @@ class Walker:
                     reason = binding.code_problem(value)
                     if reason is not None:
                         self._binding_miss(binding, f"Value `{show(value)}` of `{expr}`", reason, expr)
+                if primitive.code in _LOCAL_URIS and value[:1] == "#":
+                    self._local_uris.append((value[1:], expr))  # dom-3 counts `#id` canonicals and uris too
+            self._expect(el.path, primitive.code, value, expr)
             return
         if type(value) is not dict:
             self._add(
@@ -234,6 +330,9 @@ class Walker:
             self.resource(value, expr, contained=el.name == "contained")
             return
         self._object(value, self._contexts[children], expr, False)
+        self._expect(children, children, value, expr)
+        if el.path != children:
+            self._expect(el.path, children, value, expr)
         if children == "Reference":
             self._reference(value, expr)
             return

@@ -248,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     if len(args) != 1:
         print("usage: python -m conformance.build_definitions FHIR_R4_DIR", file=sys.stderr)
         return 2
-    from conformance import build_valuesets  # it imports this module, so not at the top
+    from conformance import build_invariants, build_valuesets  # they import this module, so not at the top
 
     package = find_package(Path(args[0]))
     index = build(package)
@@ -261,6 +261,10 @@ def main(argv: list[str] | None = None) -> int:
         f"Wrote {len(terminology['bindings'])} bindings, {len(terminology['valueSets'])} value sets to {path}", end=""
     )
     print(f" ({unexpanded} value sets could not be expanded; see its `unexpanded`).")
+    invariants = build_invariants.build(package)
+    path = build_invariants.write(invariants)
+    count = sum(len(found) for found in invariants["constraints"].values())
+    print(f"Wrote {count} constraints at {len(invariants['constraints'])} paths to {path}.")
     return 0
 
 

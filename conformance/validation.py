@@ -6,6 +6,9 @@ Two validators run, one after the other:
    index generated from the official R4 4.0.1 StructureDefinitions. It alone
    decides which element names exist, so R4B-only elements and resource types
    are rejected, and it is the only check for the 20 R4 types that R4B lacks.
+   When it finds no error it evaluates the R4 invariants (``constraint`` of
+   the StructureDefinitions, :mod:`conformance._invariants`) at every instance
+   it met: ``error`` ones reject, ``warning`` ones are for ``$validate``.
 2. When the walker finds no error, the fhir.resources R4B pydantic model of the
    resource type, where one fits (:mod:`conformance._pydantic`), gives a second
    opinion. It runs second because it stops at the first broken object and so
@@ -64,6 +67,7 @@ def validate_resource(data: dict[str, Any], *, use_r4b_models: bool | None = Non
         use_r4b_models = _r4b_crosscheck
     walker = Walker()
     walker.resource(data)
+    walker.invariants()
     # Warnings (extensible and preferred binding misses) leave the resource valid,
     # so only an error spares the second opinion.
     if not use_r4b_models or any(issue.is_error for issue in walker.issues):

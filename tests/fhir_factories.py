@@ -6,6 +6,7 @@ from typing import Any
 
 import orjson
 from flask.testing import FlaskClient
+from sqlalchemy import Engine, text
 from werkzeug.test import TestResponse
 
 FHIR_JSON = "application/fhir+json"
@@ -42,3 +43,15 @@ def outcome_text(response: TestResponse) -> str:
     body = response.get_json(force=True)
     assert body["resourceType"] == "OperationOutcome", body
     return " | ".join(issue.get("diagnostics", "") for issue in body["issue"])
+
+
+def observation(**fields: Any) -> dict[str, Any]:
+    """A small valid Observation (a LOINC heart rate, final)."""
+    code = {"coding": [{"system": "http://loinc.org", "code": "8867-4"}]}
+    return {"resourceType": "Observation", "status": "final", "code": code, **fields}
+
+
+def stored_count(engine: Engine) -> int:
+    """How many resource versions the database holds."""
+    with engine.connect() as connection:
+        return int(connection.execute(text("SELECT count(*) FROM resource")).scalar_one())

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conformance import build_definitions, build_valuesets
+from conformance import build_definitions, build_invariants, build_valuesets
 from conformance._definitions import raw_definitions
 
 
@@ -74,6 +74,13 @@ def test_binding_index_shape() -> None:
 def test_committed_binding_index_matches_the_definitions(fhir_r4_dir: Path, tmp_path: Path) -> None:
     package = build_definitions.find_package(fhir_r4_dir)
     written = build_valuesets.write(build_valuesets.build(package), tmp_path)
+    committed = build_definitions.DATA_DIR / written.name
+    assert written.read_bytes() == committed.read_bytes(), "run `python -m conformance.build_definitions`"
+
+
+def test_committed_invariant_index_matches_the_definitions(fhir_r4_dir: Path, tmp_path: Path) -> None:
+    package = build_definitions.find_package(fhir_r4_dir)
+    written = build_invariants.write(build_invariants.build(package), tmp_path)
     committed = build_definitions.DATA_DIR / written.name
     assert written.read_bytes() == committed.read_bytes(), "run `python -m conformance.build_definitions`"
 

@@ -169,7 +169,14 @@ def test_contained_resources_cannot_nest_or_be_unknown() -> None:
 
 def test_r4_only_type_contained_in_r4b_modelled_resource() -> None:
     # fhir.resources raises KeyError on this; the R4 walker validates it instead.
-    patient = {"resourceType": "Patient", "contained": [MEDICINAL_PRODUCT]}
+    patient = {
+        "resourceType": "Patient",
+        "contained": [MEDICINAL_PRODUCT],
+        # dom-3: a contained resource must be referred to from its container.
+        "extension": [
+            {"url": "http://example.org/product", "valueReference": {"reference": f"#{MEDICINAL_PRODUCT['id']}"}}
+        ],
+    }
     assert validate_resource(patient) == []
 
 

@@ -196,7 +196,13 @@ def test_reference_and_number_components(engine: Engine) -> None:
             "resourceType": "MolecularSequence",
             "id": "seq",
             "coordinateSystem": 0,
-            "referenceSeq": {"chromosome": concept("1", "urn:chr"), "windowStart": 100, "windowEnd": 200},
+            "referenceSeq": {
+                # msq-5: a chromosome needs its genomeBuild.
+                "chromosome": concept("1", "urn:chr"),
+                "genomeBuild": "GRCh38",
+                "windowStart": 100,
+                "windowEnd": 200,
+            },
             "variant": [{"start": 120, "end": 121}, {"start": 180, "end": 185}],
         },
     )
