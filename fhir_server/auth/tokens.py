@@ -55,6 +55,8 @@ class AccessToken:
     patient: str | None = None
     encounter: str | None = None
     fhir_user: str | None = None
+    #: When it was issued (``iat``); ``None``: when the claims are made.
+    issued_at: int | None = None
 
     def claims(self, issuer: str, audience: str) -> dict[str, Any]:
         claims: dict[str, Any] = {
@@ -64,7 +66,7 @@ class AccessToken:
             "client_id": self.client_id,
             "scope": self.scope,
             "jti": self.jti,
-            "iat": int(time.time()),
+            "iat": self.issued_at if self.issued_at is not None else int(time.time()),
             "exp": self.expires,
         }
         for name, value in (("patient", self.patient), ("encounter", self.encounter), ("fhirUser", self.fhir_user)):
@@ -98,15 +100,18 @@ class TokenService:
         fhir_user: str | None = None,
     ) -> tuple[str, AccessToken]:
         """A signed access token for the FHIR server at ``audience``, and its claims."""
+        # One clock reading for both, so ``exp - iat`` is the lifetime even across a second boundary.
+        now = int(time.time())
         token = AccessToken(
             jti=uuid.uuid4().hex,
             client_id=client_id,
             subject=subject,
             scope=scope,
-            expires=int(time.time()) + self.lifetime,
+            expires=now + self.lifetime,
             patient=patient,
             encounter=encounter,
             fhir_user=fhir_user,
+            issued_at=now,
         )
         key = self.keys.signing_key()
         header = {"alg": SIGNING_ALGORITHM, "kid": key.kid, "typ": "at+jwt"}
