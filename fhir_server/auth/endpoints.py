@@ -108,7 +108,7 @@ def token() -> Response:
     if grant_type not in GRANT_TYPES:
         raise OAuthError("unsupported_grant_type", f"`grant_type` must be one of {', '.join(GRANT_TYPES)}.")
     if grant_type in ("authorization_code", "refresh_token"):
-        from fhir_server.auth.authorize import code_grant, refresh_grant
+        from fhir_server.auth.grants import code_grant, refresh_grant
 
         exchange = code_grant if grant_type == "authorization_code" else refresh_grant
         return _no_store(jsonify(exchange(auth, form, request.headers.get("Authorization"), token_url)))
@@ -185,7 +185,7 @@ def revoke() -> Response:
     except (InvalidToken, JoseError):
         jti = None
     if jti is None:  # perhaps a refresh token (RFC 7009 requires revoking those too)
-        from fhir_server.auth.authorize import verify_refresh
+        from fhir_server.auth.grants import verify_refresh
 
         try:
             refresh = verify_refresh(auth, form.get("token", ""), token_url)

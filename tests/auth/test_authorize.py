@@ -17,8 +17,8 @@ from joserfc import jwt
 from joserfc.jwk import KeySet
 from werkzeug.test import TestResponse
 
-from fhir_server.auth.authorize import s256
 from fhir_server.auth.clients import ClientSpec, add_client, add_user
+from fhir_server.auth.grants import s256
 from fhir_server.cli import main
 from fhir_server.db import unit_of_work
 
