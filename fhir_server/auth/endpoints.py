@@ -99,7 +99,7 @@ def _oauth_error(error: OAuthError) -> Response:
 @blueprint.post("/token")
 def token() -> Response:
     """Token endpoint (RFC 6749 section 3.2): ``client_credentials`` for backend services,
-    ``authorization_code`` for apps (see :mod:`fhir_server.auth.authorize`)."""
+    ``authorization_code`` and ``refresh_token`` for apps (see :mod:`fhir_server.auth.grants`)."""
     auth = _auth()
     form = request.form.to_dict()
     fhir_base = _fhir_base()
