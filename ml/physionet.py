@@ -287,8 +287,9 @@ def record_to_fhir(
     if anchor.utcoffset() is None:
         raise ValueError(f"The anchor `{anchor.isoformat()}` has no time zone.")
     pid, eid = patient_id(record.record_id), encounter_id(record.record_id)
-    observations = [
-        observation_resource(
+
+    def observation(measurement: Measurement, value: float) -> dict[str, Any]:
+        return observation_resource(
             f"{pid}-L{measurement.line}",
             VARIABLES[measurement.parameter],
             value,
@@ -296,18 +297,11 @@ def record_to_fhir(
             patient=pid,
             encounter=eid,
         )
-        for measurement, value in accepted(record)
-    ]
+
+    observations = [observation(measurement, value) for measurement, value in accepted(record)]
     for measurement, value, reason in implausible(record):
         # Stored, so the error is visible and traceable to its row, but without the value.
-        flagged = observation_resource(
-            f"{pid}-L{measurement.line}",
-            VARIABLES[measurement.parameter],
-            value,
-            anchor + timedelta(minutes=measurement.minute),
-            patient=pid,
-            encounter=eid,
-        )
+        flagged = observation(measurement, value)
         withhold_value(flagged, reason)
         observations.append(flagged)
     return [
