@@ -29,8 +29,9 @@ from fhir_server.audit.activity import record_import, record_import_refused
 from fhir_server.config import load_settings
 from fhir_server.db import unit_of_work
 from fhir_server.errors import EntryFailed, FhirError, InvalidResource
-from fhir_server.import_report import Problem
+from fhir_server.import_report import ImportReport, Problem
 from fhir_server.loader import BundleGroup, LoadError, LoadItem, read_groups
+from fhir_server.quality.imports import clean_for_import
 from fhir_server.repository import SqlRepository
 from fhir_server.repository._batch_write import BatchWriteFailed, PendingWrite
 from fhir_server.repository.bundle_processor import BundleOptions, process_bundle
@@ -57,10 +58,20 @@ class FileResult:
     stored: int = 0
     #: What was skipped: lines, entries, Bundles or the whole file.
     failures: list[Problem] = field(default_factory=list)
+    #: Units coded in UCUM and impossible values withheld (:mod:`fhir_server.quality.imports`).
+    notes: ImportReport = field(default_factory=ImportReport)
 
     def skip(self, error: LoadError) -> None:
         """Record a line, entry or file that could not be loaded."""
         self.failures.append(Problem(error.file, error.where, error.reason, error.detail))
+
+    def clean(self, resource: dict[str, Any], file: str, where: str | None) -> None:
+        """Clean one resource before it is stored, noting what changed."""
+        cleaning = clean_for_import(resource)
+        for sentence in cleaning.units:
+            self.notes.normalise(file, where, sentence)
+        if cleaning.withheld is not None:
+            self.notes.flag(file, where, cleaning.withheld)
 
 
 def default_jobs(database_url: str) -> int:
@@ -106,8 +117,13 @@ def load_file(path: Path, state: ServerState | None = None) -> FileResult:
             if isinstance(group, LoadError):
                 result.skip(group)
             elif isinstance(group, BundleGroup):
+                for index, entry in enumerate(group.bundle.get("entry") or ()):
+                    if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                        result.clean(entry["resource"], group.origin, f"entry {index}")
                 _store_bundle(state, group, result)
             else:
+                for item in group:
+                    result.clean(item.resource, item.file, item.where)
                 pending += group
                 if len(pending) >= BATCH:
                     _store_items(state, pending, result)

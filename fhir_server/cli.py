@@ -97,6 +97,7 @@ def load(paths: tuple[Path, ...], jobs: int | None, strict: bool) -> None:
             report.stored += result.stored
             for problem in result.failures:
                 report.add_problem(problem)
+            report.absorb_notes(result.notes)
             progress.update(1)
             progress.set_postfix(resources=report.stored, skipped=report.skipped)
 

@@ -70,12 +70,28 @@ class ImportReport:
     #: so not counted against ``--strict``, but listed so nobody mistakes them for data.
     flagged: list[Problem] = field(default_factory=list)
     flagged_count: int = 0
+    #: Quantities whose unit was coded in UCUM on the way in (:mod:`fhir_server.quality.units`).
+    normalised: list[Problem] = field(default_factory=list)
+    normalised_count: int = 0
 
     def flag(self, file: object, where: str | None, message: str) -> None:
         """Record one value stored withheld."""
         self.flagged_count += 1
         if len(self.flagged) < EXAMPLES:
             self.flagged.append(Problem(str(file), where, "implausible value", message))
+
+    def normalise(self, file: object, where: str | None, message: str) -> None:
+        """Record one unit coded in UCUM."""
+        self.normalised_count += 1
+        if len(self.normalised) < EXAMPLES:
+            self.normalised.append(Problem(str(file), where, "unit normalised", message))
+
+    def absorb_notes(self, other: ImportReport) -> None:
+        """Add ``other``'s flagged and normalised values to this report's (a worker's, for one file)."""
+        self.flagged_count += other.flagged_count
+        self.flagged += other.flagged[: max(EXAMPLES - len(self.flagged), 0)]
+        self.normalised_count += other.normalised_count
+        self.normalised += other.normalised[: max(EXAMPLES - len(self.normalised), 0)]
 
     def add(self, file: object, where: str | None, reason: str, message: str) -> None:
         """Record one skipped item."""
@@ -101,6 +117,8 @@ class ImportReport:
                 f"; flagged {_count(self.flagged_count, 'implausible value')} (stored withheld; first: "
                 f"{self.flagged[0].location})"
             )
+        if self.normalised:
+            head += f"; coded {_count(self.normalised_count, 'unit')} in UCUM (first: {self.normalised[0].location})"
         if not self.counts:
             return f"{head}; skipped nothing"
         reasons = ", ".join(
@@ -117,7 +135,8 @@ class ImportReport:
             for problem in self.examples[reason]
         ]
         flagged = [f"  flagged {problem.location}: {problem.message}" for problem in self.flagged]
-        return [self.summary(), *details, *flagged]
+        normalised = [f"  coded {problem.location}: {problem.message}" for problem in self.normalised]
+        return [self.summary(), *details, *flagged, *normalised]
 
     def exit_code(self, *, strict: bool) -> int:
         """1 if anything was skipped under ``strict``, or if problems left nothing stored; else 0."""

@@ -40,17 +40,24 @@ class Limits:
 
 
 _F = Decimal
-#: By LOINC code: the vital signs of the FHIR R4 vital signs profiles and the NEWS2 inputs.
-LIMITS: dict[str, Limits] = {
-    "8867-4": Limits("heart rate", "/min", _F(1), _F(300)),
-    "9279-1": Limits("respiratory rate", "/min", _F(1), _F(120)),
-    "8310-5": Limits("body temperature", "Cel", _F(25), _F(45), (_F(77), _F(113), "degrees Fahrenheit")),
-    "8480-6": Limits("systolic blood pressure", "mm[Hg]", _F(20), _F(300)),
-    "8462-4": Limits("diastolic blood pressure", "mm[Hg]", _F(5), _F(250)),
-    "59408-5": Limits("oxygen saturation", "%", _F(1), _F(100)),
-    "2708-6": Limits("oxygen saturation", "%", _F(1), _F(100)),
-    "29463-7": Limits("body weight", "kg", _F("0.2"), _F(700)),
-    "8302-2": Limits("body height", "cm", _F(20), _F(280)),
+#: By LOINC code: the vital signs of the FHIR R4 vital signs profiles and the NEWS2 inputs, in
+#: each UCUM unit they are commonly sent in.
+LIMITS: dict[str, tuple[Limits, ...]] = {
+    "8867-4": (Limits("heart rate", "/min", _F(1), _F(300)),),
+    "9279-1": (Limits("respiratory rate", "/min", _F(1), _F(120)),),
+    "8310-5": (
+        Limits("body temperature", "Cel", _F(25), _F(45), (_F(77), _F(113), "degrees Fahrenheit")),
+        Limits("body temperature", "[degF]", _F(77), _F(113), (_F(25), _F(45), "degrees Celsius")),
+    ),
+    "8480-6": (Limits("systolic blood pressure", "mm[Hg]", _F(20), _F(300)),),
+    "8462-4": (Limits("diastolic blood pressure", "mm[Hg]", _F(5), _F(250)),),
+    "59408-5": (Limits("oxygen saturation", "%", _F(1), _F(100)),),
+    "2708-6": (Limits("oxygen saturation", "%", _F(1), _F(100)),),
+    "29463-7": (
+        Limits("body weight", "kg", _F("0.2"), _F(700)),
+        Limits("body weight", "[lb_av]", _F("0.4"), _F(1550)),
+    ),
+    "8302-2": (Limits("body height", "cm", _F(20), _F(280)), Limits("body height", "[in_i]", _F(8), _F(110))),
 }
 
 
@@ -76,9 +83,10 @@ def implausible_reason(observation: dict[str, Any]) -> str | None:
     value = _number(quantity.get("value"))
     if value is None:
         return None
+    unit = quantity.get("code")
     for code in _loinc_codes(observation):
-        limits = LIMITS.get(code)
-        if limits is None or quantity.get("code") != limits.unit:
+        limits = next((limits for limits in LIMITS.get(code, ()) if limits.unit == unit), None)
+        if limits is None:
             continue
         if limits.low <= value <= limits.high:
             return None

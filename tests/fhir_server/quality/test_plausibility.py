@@ -32,6 +32,9 @@ def vital(code: str, value: Any, unit: str, **extra: Any) -> dict[str, Any]:
         ("59408-5", 104, "%"),
         ("8480-6", 900, "mm[Hg]"),
         ("29463-7", 0, "kg"),
+        ("8310-5", 37.2, "[degF]"),  # Celsius labelled Fahrenheit
+        ("29463-7", 2000, "[lb_av]"),
+        ("8302-2", 170, "[in_i]"),  # centimetres labelled inches
     ],
 )
 def test_impossible_values_are_flagged(code: str, value: Any, unit: str) -> None:
@@ -44,7 +47,7 @@ def test_impossible_values_are_flagged(code: str, value: Any, unit: str) -> None
         vital("8867-4", 35, "/min"),  # bradycardia: abnormal, a finding
         vital("8867-4", 210, "/min"),
         vital("8310-5", 41.5, "Cel"),
-        vital("8310-5", 98.6, "[degF]"),  # another unit: these limits do not apply
+        vital("8310-5", 98.6, "[degF]"),  # normal, in Fahrenheit
         vital("2345-7", 900, "mg/dL"),  # not a vital sign
         vital(
             "8867-4",
