@@ -33,7 +33,13 @@ Handler: TypeAlias = Callable[[bytes, str], bytes]
 StoreCallback: TypeAlias = Callable[[MessageHeader, str, str], None]
 
 
-def acknowledge(header: MessageHeader, errors: Sequence[AckError] = (), *, reject: bool = False) -> bytes:
+def acknowledge(
+    header: MessageHeader,
+    errors: Sequence[AckError] = (),
+    *,
+    reject: bool = False,
+    warnings: Sequence[AckError] = (),
+) -> bytes:
     """Build the ACK the rules call for after processing, or ``b""`` when none is due.
 
     Original mode answers AA without errors, AE with errors, and AR when
@@ -44,6 +50,7 @@ def acknowledge(header: MessageHeader, errors: Sequence[AckError] = (), *, rejec
     :param header: the inbound message's header.
     :param errors: the errors to report; none means success.
     :param reject: the message was not processed for reasons unrelated to it.
+    :param warnings: for a success, what was skipped: ERR segments (severity W or I) in an AA.
     """
     success = not errors and not reject
     if is_ack(header):
@@ -53,7 +60,7 @@ def acknowledge(header: MessageHeader, errors: Sequence[AckError] = (), *, rejec
             return b""
         return build_ack(header, AckCode.CA if success else AckCode.CE, errors=errors)
     if success:
-        return build_ack(header, AckCode.AA)
+        return build_ack(header, AckCode.AA, errors=warnings)
     return build_ack(header, AckCode.AR if reject else AckCode.AE, errors=errors)
 
 

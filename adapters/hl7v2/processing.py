@@ -5,7 +5,9 @@ guarded by the claim token: either the message is applied and marked done, or
 nothing is. A claim lost to another worker (the lease ran out) rolls back, so
 a message is never applied twice by two workers at once.
 
-Outcomes: ``done`` (ACK AA); ``error``, the message parses but cannot be
+Outcomes: ``done`` (ACK AA, with an ERR of severity W for each part of the
+message that was skipped or each change whose target the server does not
+hold); ``error``, the message parses but cannot be
 mapped (AE with ERR naming segment and field); ``rejected``, it cannot be
 parsed or its type is unsupported (AR). Infrastructure failures (the database)
 raise and leave the row pending for a later attempt.
@@ -25,8 +27,9 @@ from adapters.hl7v2.errors import CharacterSetError, HeaderError
 from adapters.hl7v2.handler import acknowledge
 from adapters.hl7v2.header import MessageHeader, decode_message, parse_header
 from adapters.hl7v2.inbox import DONE, ERROR, PENDING, REJECTED
-from adapters.hl7v2.mapping import MappedResource, MappingError, UnsupportedMessage, to_fhir
+from adapters.hl7v2.mapping import MappedMessage, MappedResource, MappingError, UnsupportedMessage, map_message
 from adapters.hl7v2.parse import ParseError
+from adapters.hl7v2.store import RepositoryStore
 from fhir_server.db import unit_of_work
 from fhir_server.errors import InvalidResource
 from fhir_server.repository import RequestContext, SqlRepository
@@ -60,10 +63,10 @@ class _Failure(Exception):
         self.position: int | None = None
 
 
-def _map(content: bytes) -> list[MappedResource]:
+def _map(content: bytes) -> MappedMessage:
     """Decode, parse and map, turning every content problem into a :class:`_Failure`."""
     try:
-        return to_fhir(decode_message(content))
+        return map_message(decode_message(content))
     except CharacterSetError as exc:
         raise _Failure(
             REJECTED, AckError(ErrorCode.TABLE_VALUE_NOT_FOUND, str(exc), ErrorLocation("MSH", 1, 18)), "MSH[1]-18"
@@ -91,16 +94,35 @@ def _write(session: Session, mapped: list[MappedResource]) -> tuple[str, ...]:
     try:
         SqlRepository(session, _CONTEXT).write_many(writes)
     except BatchWriteFailed as exc:
-        if not isinstance(exc.error, InvalidResource):
-            raise exc.error from exc
-        issue = exc.error.issues[0]
-        text = (
-            f"The mapped `{mapped[exc.position].reference}` is invalid: {issue.diagnostics} (at `{issue.expression}`)."
-        )
-        failure = _Failure(ERROR, AckError(ErrorCode.APPLICATION_INTERNAL_ERROR, text), None)
-        failure.position = exc.position
-        raise failure from exc
+        raise _refused(exc, mapped[exc.position].reference) from exc
     return tuple(item.reference for item in mapped)
+
+
+def _refused(exc: BatchWriteFailed, reference: str) -> _Failure:
+    """The failure for a write the repository refused as invalid; other refusals are raised as they are."""
+    if not isinstance(exc.error, InvalidResource):
+        raise exc.error from exc
+    issue = exc.error.issues[0]
+    text = f"The mapped `{reference}` is invalid: {issue.diagnostics} (at `{issue.expression}`)."
+    failure = _Failure(ERROR, AckError(ErrorCode.APPLICATION_INTERNAL_ERROR, text), None)
+    failure.position = exc.position
+    return failure
+
+
+def _apply_changes(session: Session, mapped: MappedMessage) -> tuple[tuple[str, ...], list[AckError]]:
+    """Apply a message's changes to stored records, then write its resources; return references and warnings.
+
+    :raises _Failure: a resource was refused as invalid.
+    """
+    store = RepositoryStore(SqlRepository(session, _CONTEXT))
+    warnings = list(mapped.warnings)
+    for change in mapped.changes:
+        try:
+            warnings += change.apply(store)
+        except BatchWriteFailed as exc:
+            raise _refused(exc, "resource of a stored-record change") from exc
+    written = _write(session, mapped.resources)
+    return (*store.written, *written), warnings
 
 
 def _finish(session: Session, pk: int, token: str, outcome: Outcome, where: str | None, keep_ack: bool) -> bool:
@@ -158,21 +180,36 @@ def apply_many(session: Session, messages: list[tuple[MessageHeader, bytes]]) ->
     results: list[tuple[Outcome, str | None]] = []
     mapped: list[MappedResource] = []
     owners: list[int] = []  # for each mapped resource, the message it comes from
+
+    def flush() -> None:
+        try:
+            _write(session, mapped)
+        except _Failure as failure:
+            header = messages[owners[failure.position or 0]][0]
+            raise WriteFailed(_failed(header, failure), failure.where) from failure
+        mapped.clear()
+        owners.clear()
+
     for number, (header, content) in enumerate(messages):
         try:
-            resources = _map(content)
+            message = _map(content)
         except _Failure as failure:
             results.append((_failed(header, failure), failure.where))
             continue
-        mapped += resources
-        owners += [number] * len(resources)
-        refs = tuple(item.reference for item in resources)
-        results.append((Outcome(DONE, acknowledge(header), None, refs), None))
-    try:
-        _write(session, mapped)
-    except _Failure as failure:
-        header = messages[owners[failure.position or 0]][0]
-        raise WriteFailed(_failed(header, failure), failure.where) from failure
+        if message.changes:
+            # Changes read stored records: what the batch mapped before must be written first.
+            flush()
+            try:
+                refs, warnings = _apply_changes(session, message)
+            except _Failure as failure:
+                raise WriteFailed(_failed(header, failure), failure.where) from failure
+            results.append((Outcome(DONE, acknowledge(header, warnings=warnings), None, refs), None))
+            continue
+        mapped += message.resources
+        owners += [number] * len(message.resources)
+        refs = tuple(item.reference for item in message.resources)
+        results.append((Outcome(DONE, acknowledge(header, warnings=message.warnings), None, refs), None))
+    flush()
     return results
 
 
@@ -200,8 +237,8 @@ def process(
     try:
         mapped = _map(content)
         with unit_of_work(factory) as session:
-            resources = _write(session, mapped)
-            outcome = Outcome(DONE, acknowledge(header), None, resources)
+            resources, warnings = _apply_changes(session, mapped)
+            outcome = Outcome(DONE, acknowledge(header, warnings=warnings), None, resources)
             if not _finish(session, pk, token, outcome, None, stored_ack is not None):
                 session.rollback()
                 return None

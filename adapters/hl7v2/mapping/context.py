@@ -1,15 +1,29 @@
-"""What every segment mapper needs: the parsed message, its key and its time zone."""
+"""What every segment mapper needs: the parsed message, its key, its time zone, and where to note what it skips.
+
+A mapper that cannot map an optional part (a segment, a field) does not fail the
+message: it calls :meth:`MessageContext.skip` and goes on, and the message is
+acknowledged AA with one ERR of severity W per skipped part. Changes that
+depend on what the server already holds (merges, cancels) are handed to
+:meth:`MessageContext.change` and applied when the message is written.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TypeVar
 
+from adapters.hl7v2.ack import AckError, ErrorCode, ErrorLocation, Severity
 from adapters.hl7v2.mapping.datatypes import deterministic_id, fhir_datetime
 from adapters.hl7v2.mapping.errors import MappingError
 from adapters.hl7v2.parse import ParsedMessage, Segment
 
-__all__ = ["MappedResource", "MessageContext"]
+if TYPE_CHECKING:
+    from adapters.hl7v2.mapping.changes import StoredChange
+
+__all__ = ["MappedMessage", "MappedResource", "MessageContext"]
+
+_T = TypeVar("_T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,6 +51,10 @@ class MessageContext:
     control_id: str
     #: The zone of MSH-7, given to times that carry none (FHIR requires one).
     default_tz: str
+    #: What was skipped, each an ERR of severity W in the ACK.
+    warnings: list[AckError] = field(default_factory=list)
+    #: Changes to stored resources, applied in order after the message's own resources are written.
+    changes: list[StoredChange] = field(default_factory=list)
 
     @classmethod
     def of(cls, message: ParsedMessage) -> MessageContext:
@@ -45,6 +63,27 @@ class MessageContext:
         sent = msh.get(7)
         tz = sent[-5:] if len(sent) > 5 and sent[-5] in "+-" else ""
         return cls(message, msh.raw(3), msh.raw(4), msh.get(10), tz)
+
+    def skip(self, error: MappingError, what: str) -> None:
+        """Note that ``what`` was left out because of ``error``: a warning, not a failure."""
+        text = f"{error} {what} was not stored; the rest of the message was."
+        self.warnings.append(AckError(error.code, text, error.location, Severity.WARNING))
+
+    def warn(self, code: ErrorCode, text: str, location: ErrorLocation | None = None) -> None:
+        """Add a warning (ERR severity W) to the ACK."""
+        self.warnings.append(AckError(code, text, location, Severity.WARNING))
+
+    def optional(self, build: Callable[[], _T], what: str) -> _T | None:
+        """Run ``build``; if it raises :class:`MappingError`, note ``what`` as skipped and return ``None``."""
+        try:
+            return build()
+        except MappingError as exc:
+            self.skip(exc, what)
+            return None
+
+    def change(self, change: StoredChange) -> None:
+        """Queue a change to stored resources."""
+        self.changes.append(change)
 
     def scoped_id(self, resource_type: str, *parts: str) -> str:
         """An id unique to this message (sender, MSH-10) and ``parts``."""
@@ -82,3 +121,12 @@ class MessageContext:
                 code=MappingError.SEGMENT_MISSING,
             )
         return segment
+
+
+@dataclass(frozen=True, slots=True)
+class MappedMessage:
+    """Everything a message maps to: resources to write, changes to stored ones, warnings for the ACK."""
+
+    resources: list[MappedResource]
+    changes: list[StoredChange]
+    warnings: list[AckError]

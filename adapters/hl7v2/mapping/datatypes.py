@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import quote
 
 from adapters.hl7v2.mapping.terminology import NAME_USE, code_system_uri
-from adapters.hl7v2.parse import Delimiters, split_value
+from adapters.hl7v2.parse import Delimiters, Segment, split_value
 
 __all__ = [
     "address",
@@ -26,6 +26,9 @@ __all__ = [
     "hd_system",
     "human_name",
     "identifier",
+    "telecoms",
+    "xcn_reference",
+    "xon_reference",
 ]
 
 Json = dict[str, Any]
@@ -194,3 +197,48 @@ def codeable_concept(raw: str, d: Delimiters) -> Json | None:
     if text:
         result["text"] = text
     return result
+
+
+def xcn_reference(raw: str, d: Delimiters) -> Json | None:
+    """XCN (a person: id^family^given^middle^suffix^prefix) to a Reference with identifier and display.
+
+    The server keeps no Practitioner directory, so the person is named, not linked.
+    """
+    value = split_value(raw, d, 1)
+    parts = [split_value(raw, d, c) for c in (6, 3, 4, 2, 5)]
+    display = " ".join(p for p in parts if p)
+    if not value and not display:
+        return None
+    reference: Json = {}
+    if value:
+        system = hd_system(*(split_value(raw, d, 9, s) for s in (1, 2, 3)))
+        reference["identifier"] = {**({"system": system} if system else {}), "value": value}
+    if display:
+        reference["display"] = display
+    return reference
+
+
+def xon_reference(raw: str, d: Delimiters) -> Json | None:
+    """XON (an organization: name^type^id...) to a Reference with display (and identifier, XON.10 else XON.3)."""
+    name = split_value(raw, d, 1)
+    value = split_value(raw, d, 10) or split_value(raw, d, 3)
+    if not name and not value:
+        return None
+    reference: Json = {}
+    if value:
+        reference["identifier"] = {"value": value}
+    if name:
+        reference["display"] = name
+    return reference
+
+
+def telecoms(segment: Segment, home: int, work: int, any_use: int) -> list[Json]:
+    """The XTN fields of a person segment (PID-13/14/40, NK1-5/6/40) to ContactPoints.
+
+    The v2.7+ field ``any_use`` replaces the home and work ones; its use comes from XTN.2.
+    """
+    d = segment.delimiters
+    found = [contact_point(rep, d, "home") for rep in segment.repetitions(home)]
+    found += [contact_point(rep, d, "work") for rep in segment.repetitions(work)]
+    found += [contact_point(rep, d) for rep in segment.repetitions(any_use)]
+    return [t for t in found if t]

@@ -12,24 +12,28 @@ from adapters.hl7v2.ack import ErrorCode
 from adapters.hl7v2.mapping.context import MappedResource, MessageContext
 from adapters.hl7v2.mapping.datatypes import (
     address,
-    contact_point,
     deterministic_id,
     fhir_date,
     human_name,
     identifier,
+    telecoms,
 )
 from adapters.hl7v2.mapping.errors import MappingError
 from adapters.hl7v2.mapping.terminology import GENDER
 from adapters.hl7v2.parse import Segment
 
-__all__ = ["map_patient"]
+__all__ = ["map_patient", "patient_id_of"]
+
+
+def patient_id_of(first: dict[str, Any]) -> str:
+    """The Patient id of a person whose first identifier is ``first`` (an Identifier)."""
+    return deterministic_id("Patient", first.get("system", ""), first["value"])
 
 
 def _patient_id(context: MessageContext, pid: Segment, identifiers: list[dict[str, Any]], *, required: bool) -> str:
     """The deterministic Patient id: first PID-3 identifier, else (lab messages only) this message."""
     if identifiers:
-        first = identifiers[0]
-        return deterministic_id("Patient", first.get("system", ""), first["value"])
+        return patient_id_of(identifiers[0])
     if required:
         raise MappingError(
             "PID-3 (patient identifier list) is empty, so the patient cannot be identified.",
@@ -42,14 +46,18 @@ def _patient_id(context: MessageContext, pid: Segment, identifiers: list[dict[st
     return context.scoped_id("Patient", "PID", str(pid.sequence))
 
 
-def map_patient(context: MessageContext, *, required_identifier: bool, replace: bool) -> MappedResource:
-    """Map the first PID segment to a Patient.
+def map_patient(
+    context: MessageContext, *, required_identifier: bool, replace: bool, pid: Segment | None = None
+) -> MappedResource:
+    """Map a PID segment (the first by default) to a Patient.
+
+    A malformed optional field (birth date, death time) is left out with a warning.
 
     :param required_identifier: reject a PID without PID-3 (registration feeds).
     :param replace: overwrite an existing Patient (``False``: create only if absent).
-    :raises MappingError: PID is missing, or a field cannot be mapped.
+    :raises MappingError: PID is missing, or PID-3 is empty and required.
     """
-    pid = context.required("PID")
+    pid = pid or context.required("PID")
     d = pid.delimiters
     identifiers = [i for i in (identifier(rep, d) for rep in pid.repetitions(3)) if i]
     patient: dict[str, Any] = {
@@ -61,10 +69,7 @@ def map_patient(context: MessageContext, *, required_identifier: bool, replace: 
     names = [n for n in (human_name(rep, d) for rep in pid.repetitions(5)) if n]
     if names:
         patient["name"] = names
-    telecom = [t for t in (contact_point(rep, d, "home") for rep in pid.repetitions(13)) if t]
-    telecom += [t for t in (contact_point(rep, d, "work") for rep in pid.repetitions(14)) if t]
-    # PID-40 replaces PID-13/14 from v2.7 on; its use comes from XTN.2.
-    telecom += [t for t in (contact_point(rep, d) for rep in pid.repetitions(40)) if t]
+    telecom = telecoms(pid, 13, 14, 40)
     if telecom:
         patient["telecom"] = telecom
     sex = pid.get(8).upper()
@@ -74,12 +79,14 @@ def map_patient(context: MessageContext, *, required_identifier: bool, replace: 
     if birth:
         value = fhir_date(birth)
         if value is None:
-            raise MappingError(f"PID-7 birth date `{birth}` is not an HL7 date (YYYYMMDD).", "PID", pid.sequence, 7)
-        patient["birthDate"] = value
+            error = MappingError(f"PID-7 birth date `{birth}` is not an HL7 date (YYYYMMDD).", "PID", pid.sequence, 7)
+            context.skip(error, "Patient.birthDate")
+        else:
+            patient["birthDate"] = value
     addresses = [a for a in (address(rep, d) for rep in pid.repetitions(11)) if a]
     if addresses:
         patient["address"] = addresses
-    death = context.datetime(pid, 29)
+    death = context.optional(lambda: context.datetime(pid, 29), "Patient.deceasedDateTime")
     if death:
         patient["deceasedDateTime"] = death
     elif pid.get(30).upper() in ("Y", "N"):

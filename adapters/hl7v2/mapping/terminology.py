@@ -7,7 +7,10 @@ FHIR default named at each use (or is left out where FHIR allows it).
 from __future__ import annotations
 
 __all__ = [
+    "ALLERGY_CATEGORY",
+    "ALLERGY_SEVERITY",
     "ENCOUNTER_CLASS",
+    "ENCOUNTER_STATUS",
     "GENDER",
     "INTERPRETATION",
     "NAME_USE",
@@ -32,6 +35,8 @@ _SYSTEMS = {
     "I10": "http://hl7.org/fhir/sid/icd-10",
     "I10C": "http://hl7.org/fhir/sid/icd-10-cm",
     "I9C": "http://hl7.org/fhir/sid/icd-9-cm",
+    "I10P": "http://www.cms.gov/Medicare/Coding/ICD10",
+    "ICD10PCS": "http://www.cms.gov/Medicare/Coding/ICD10",
     "C4": "http://www.ama-assn.org/go/cpt",
     "CPT": "http://www.ama-assn.org/go/cpt",
     "NCIT": "http://ncimeta.nci.nih.gov",
@@ -100,6 +105,28 @@ ENCOUNTER_CLASS = {
     "R": ("AMB", "ambulatory"),
     "B": ("IMP", "inpatient encounter"),
 }
+
+#: HL7 table 0003 (event type) to Encounter.status: the IG's ConceptMap table-hl70003-to-encounter-status
+#: (A01-A05, A08, A11, A13); the other events are this server's choice, listed in docs/hl7v2-mappings.md.
+#: ``None``: the event does not change the status (the stored one is kept; PV1-45 still means finished).
+ENCOUNTER_STATUS: dict[str, str | None] = {
+    # from the IG
+    "A01": "in-progress", "A02": "in-progress", "A03": "finished", "A04": "planned", "A05": "planned",
+    "A08": None,  # IG: unknown; kept as the stored status, unknown only for a visit not yet stored
+    "A11": "cancelled", "A13": "in-progress",
+    # this server's choice
+    "A06": "in-progress", "A07": "in-progress", "A14": "planned", "A21": "onleave", "A22": "in-progress",
+    "A23": "entered-in-error", "A27": "cancelled", "A38": "cancelled", "A52": "in-progress", "A53": "onleave",
+}  # fmt: skip
+
+#: HL7 table 0127 (allergen type) to AllergyIntolerance.category.
+ALLERGY_CATEGORY = {
+    "DA": "medication", "MA": "medication", "FA": "food", "EA": "environment", "AA": "environment",
+    "PA": "environment", "LA": "environment", "MC": "medication",
+}  # fmt: skip
+
+#: HL7 table 0128 (allergy severity) to AllergyIntolerance.reaction.severity.
+ALLERGY_SEVERITY = {"SV": "severe", "MO": "moderate", "MI": "mild"}
 
 #: HL7 table 0078 abnormal flags that are also v3 ObservationInterpretation codes.
 INTERPRETATION = {

@@ -146,8 +146,8 @@ def test_adt_without_patient_identifier_names_pid_3() -> None:
 
 
 def test_unsupported_event_and_type() -> None:
-    with pytest.raises(UnsupportedMessage, match="Trigger event `A40`"):
-        to_fhir("MSH|^~\\&|A|B|||20240101||ADT^A40|1|P|2.5\rPID|1||1\r")
+    with pytest.raises(UnsupportedMessage, match="Trigger event `A20`"):
+        to_fhir("MSH|^~\\&|A|B|||20240101||ADT^A20|1|P|2.5\rNPU|1|W1\r")
     with pytest.raises(UnsupportedMessage, match="Message type `MDM`"):
         to_fhir("MSH|^~\\&|A|B|||20240101||MDM^T02|1|P|2.5\r")
 

@@ -41,7 +41,7 @@ def port_of(client: MllpClient) -> int:
 @pytest.mark.parametrize(
     ("name", "code", "types"),
     [
-        ("hapi-docs-example-ADT_A01.txt", "AA", {"Patient", "Encounter"}),
+        ("hapi-docs-example-ADT_A01.txt", "AA", {"Patient", "Encounter", "Coverage"}),  # IN1 -> Coverage
         ("reportstream/CA-20211001-sully.hl7", "AA", {"Patient", "DiagnosticReport", "Observation"}),
         ("python-hl7-samples_sample_hl7.hl7", "AE", set()),  # OBX-2 `FN` is not mapped
         ("cdc-sample_orm_20230809-001.hl7", "CA", {"Patient", "ServiceRequest"}),  # MSH-15/16 AL
